@@ -1,0 +1,48 @@
+// nn_ops.h: the fused neural-network kernels: conv2d (im2col + GEMM), RMSNorm, LayerNorm and
+// softmax cross-entropy, each with its backward. Inputs float32 or float64.
+#pragma once
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace tensor {
+
+struct Conv2dParams {
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_h = 0, pad_w = 0;
+};
+// x [B, C, H, W], w [O, C, kh, kw], bias [O] or undefined -> [B, O, Ho, Wo].
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dParams& p);
+struct Conv2dGrads {
+  Tensor dx, dw, dbias;  // dbias undefined when there is no bias
+};
+Conv2dGrads conv2d_backward(const Tensor& grad, const Tensor& x, const Tensor& w, bool has_bias, const Conv2dParams& p);
+
+// y = x * rstd * weight over the last dim, rstd = 1/sqrt(mean(x^2) + eps). Returns y and rstd
+// ([*x.shape[:-1]], float of x's dtype) for the backward. weight may be undefined (no scale).
+struct NormForward {
+  Tensor y, mean, rstd;  // mean undefined for RMSNorm
+};
+NormForward rms_norm(const Tensor& x, const Tensor& weight, double eps);
+struct NormGrads {
+  Tensor dx, dweight, dbias;
+};
+NormGrads rms_norm_backward(const Tensor& grad, const Tensor& x, const Tensor& weight, const Tensor& rstd);
+// y = (x - mean) * rstd * weight + bias over the last dim (weight/bias may be undefined).
+NormForward layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
+NormGrads layer_norm_backward(const Tensor& grad, const Tensor& x, const Tensor& weight, const Tensor& mean,
+                              const Tensor& rstd, bool has_bias);
+
+// Mean cross-entropy of logits [N, C] against int64 targets [N]; targets equal to ignore_index
+// do not count (mean over the rest). label_smoothing e mixes the one-hot target with the uniform
+// distribution: q = (1-e) onehot + e/C. Returns a 0-d loss.
+struct CrossEntropyOptions {
+  int64_t ignore_index = -100;
+  double label_smoothing = 0.0;
+};
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& opt = {});
+// dL/dlogits given the upstream scalar gradient grad (0-d).
+Tensor cross_entropy_backward(const Tensor& grad, const Tensor& logits, const Tensor& target,
+                              const CrossEntropyOptions& opt = {});
+
+}  // namespace tensor

@@ -1,0 +1,44 @@
+// storage.h: Storage, the reference-counted block of bytes under one or more tensors, and the
+// per-device allocators that make it. CPU blocks are 64-byte aligned; CUDA blocks come from the
+// CUDA backend's allocator (a build without CUDA throws "built without CUDA").
+#pragma once
+#include <cstddef>
+#include <memory>
+
+#include "tensor/device.h"
+
+namespace tensor {
+
+class Allocator {
+ public:
+  virtual ~Allocator() = default;
+  virtual void* allocate(size_t nbytes) = 0;
+  virtual void deallocate(void* p, size_t nbytes) = 0;
+};
+
+// The allocator for a device. CUDA's is installed by the CUDA backend at start-up.
+Allocator* allocator_for(Device d);
+void set_cuda_allocator(Allocator* a);
+bool cuda_available();  // true when a CUDA backend is linked and a GPU is present
+
+// Bytes on one device. Tensors share a Storage through std::shared_ptr; the bytes are freed (or
+// returned to the caching allocator) when the last tensor lets go.
+class Storage {
+ public:
+  Storage(size_t nbytes, Device device);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() const { return data_; }
+  size_t nbytes() const { return nbytes_; }
+  Device device() const { return device_; }
+
+ private:
+  void* data_ = nullptr;
+  size_t nbytes_ = 0;
+  Device device_;
+  Allocator* allocator_ = nullptr;
+};
+
+}  // namespace tensor
