@@ -52,6 +52,6 @@ struct DifferentiableOpRegistrar {
 #define PM_CONCAT(a, b) PM_CONCAT_INNER(a, b)
 // Registers an op name; put it at namespace scope in the .cpp that defines the op.
 #define PM_DIFFERENTIABLE_OP(op_name) \
-  static ::autograd::DifferentiableOpRegistrar PM_CONCAT(pm_diff_op_, __LINE__)(op_name)
+  static ::autograd::DifferentiableOpRegistrar PM_CONCAT(pm_diff_op_, __COUNTER__)(op_name)
 
 }  // namespace autograd

@@ -28,7 +28,7 @@ struct OpCaseRegistrar {
   explicit OpCaseRegistrar(OpCase c) { op_cases().push_back(std::move(c)); }
 };
 // PM_OP_CASE({...}) at namespace scope registers a case.
-#define PM_OP_CASE(...) static ::autograd::OpCaseRegistrar PM_CONCAT(pm_op_case_, __LINE__)(::autograd::OpCase __VA_ARGS__)
+#define PM_OP_CASE(...) static ::autograd::OpCaseRegistrar PM_CONCAT(pm_op_case_, __COUNTER__)(::autograd::OpCase __VA_ARGS__)
 
 // A copy of `t` with the same values laid out non-contiguously (every other element of a wider
 // buffer along the last dim).

@@ -16,7 +16,10 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2d
 struct Conv2dGrads {
   Tensor dx, dw, dbias;  // dbias undefined when there is no bias
 };
-Conv2dGrads conv2d_backward(const Tensor& grad, const Tensor& x, const Tensor& w, bool has_bias, const Conv2dParams& p);
+// need_dx / need_dw off skip that product (dx or dw is then undefined): a patch embedding never
+// needs the image's gradient.
+Conv2dGrads conv2d_backward(const Tensor& grad, const Tensor& x, const Tensor& w, bool has_bias, const Conv2dParams& p,
+                            bool need_dx = true, bool need_dw = true);
 
 // y = x * rstd * weight over the last dim, rstd = 1/sqrt(mean(x^2) + eps). Returns y and rstd
 // ([*x.shape[:-1]], float of x's dtype) for the backward. weight may be undefined (no scale).

@@ -248,8 +248,9 @@ template <typename T> void softmax_rows(const T* x, T* y, int64_t outer, int64_t
       double s = 0;
       for (int64_t i = 0; i < R; ++i) s += std::exp(static_cast<double>(xr[i] - m));
       if (log) {
-        const T lse = static_cast<T>(std::log(s)) + m;
-        for (int64_t i = 0; i < R; ++i) yr[i] = xr[i] - lse;
+        // (x - m) - log s, not x - (m + log s): the latter loses digits when |m| is large
+        const T log_s = static_cast<T>(std::log(s));
+        for (int64_t i = 0; i < R; ++i) yr[i] = (xr[i] - m) - log_s;
       } else {
         const double inv = 1.0 / s;
         for (int64_t i = 0; i < R; ++i) yr[i] = static_cast<T>(std::exp(static_cast<double>(xr[i] - m)) * inv);

@@ -24,7 +24,8 @@ inline ::testing::AssertionResult tensors_close(const tensor::Tensor& a, const t
   double worst = 0;
   size_t at = 0;
   for (size_t i = 0; i < va.size(); ++i) {
-    double r = std::fabs(va[i] - vb[i]) / (atol + rtol * std::fabs(vb[i]));
+    double diff = std::fabs(va[i] - vb[i]);
+    double r = diff == 0 ? 0 : diff / (atol + rtol * std::fabs(vb[i]));
     if (std::isnan(r) || r > worst) {
       worst = std::isnan(r) ? INFINITY : r;
       at = i;

@@ -1,0 +1,140 @@
+// cross_entropy.cpp: fused softmax cross-entropy of logits [N, C] against int64 class targets on
+// the CPU, with ignore_index and label smoothing, PyTorch's semantics:
+//   loss_i = (1 - e) * (-log p_{i,t_i}) + e * mean_c(-log p_{i,c}),  loss = mean over rows t_i != ignore
+// With lse_i = log sum_c exp(x_ic) (max-subtracted), -log p_ic = lse_i - x_ic, so
+//   loss_i = lse_i - (1 - e) x_{i,t_i} - e mean_c(x_ic).
+// When every row is ignored the mean is 0/0 = NaN, as in PyTorch.
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "tensor/cpu/loops.h"
+#include "tensor/ops/nn_ops.h"
+
+namespace tensor {
+namespace {
+
+void check_ce(const char* op, const Tensor& logits, const Tensor& target, const CrossEntropyOptions& opt) {
+  check_defined(op, logits, "logits");
+  check_defined(op, target, "target");
+  check_cpu(op, logits);
+  check_cpu(op, target);
+  if (logits.dim() != 2)
+    throw std::invalid_argument(std::string(op) + ": expected logits [N, C], got " + shape_str(logits.shape()));
+  if (logits.size(1) < 1)
+    throw std::invalid_argument(std::string(op) + ": logits " + shape_str(logits.shape()) + " have no classes");
+  if (target.dtype() != DType::Int64)
+    throw std::invalid_argument(std::string(op) + ": target must be int64, got " + dtype_name(target.dtype()));
+  if (target.dim() != 1 || target.size(0) != logits.size(0))
+    throw std::invalid_argument(std::string(op) + ": target of shape " + shape_str(target.shape()) +
+                                " for logits " + shape_str(logits.shape()) + " (expected [" +
+                                std::to_string(logits.size(0)) + "])");
+  if (!(opt.label_smoothing >= 0.0 && opt.label_smoothing <= 1.0))
+    throw std::invalid_argument(std::string(op) + ": label_smoothing must be in [0, 1], got " +
+                                std::to_string(opt.label_smoothing));
+}
+
+// Reads the targets, throws on one out of range, and counts the rows that are not ignored.
+std::vector<int64_t> read_targets(const char* op, const Tensor& target, int64_t C, const CrossEntropyOptions& opt,
+                                  int64_t& n_valid) {
+  Tensor t = target.contiguous();
+  const int64_t* tp = t.data<int64_t>();
+  std::vector<int64_t> out(tp, tp + t.numel());
+  n_valid = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i] == opt.ignore_index) continue;
+    if (out[i] < 0 || out[i] >= C)
+      throw std::out_of_range(std::string(op) + ": target " + std::to_string(out[i]) + " at row " +
+                              std::to_string(i) + " is out of range for " + std::to_string(C) + " classes");
+    ++n_valid;
+  }
+  return out;
+}
+
+// log sum_c exp(x_c) of one row, shifted by its maximum.
+template <typename T> double log_sum_exp(const T* x, int64_t C) {
+  double m = -std::numeric_limits<double>::infinity();
+  for (int64_t c = 0; c < C; ++c) m = std::max(m, static_cast<double>(x[c]));
+  if (std::isinf(m) && m < 0) return m;  // every logit is -inf
+  double s = 0;
+  for (int64_t c = 0; c < C; ++c) s += std::exp(x[c] - m);
+  return m + std::log(s);
+}
+
+}  // namespace
+
+Tensor cross_entropy(const Tensor& logits_in, const Tensor& target, const CrossEntropyOptions& opt) {
+  check_ce("cross_entropy", logits_in, target, opt);
+  const int64_t N = logits_in.size(0), C = logits_in.size(1);
+  int64_t n_valid = 0;
+  const std::vector<int64_t> t = read_targets("cross_entropy", target, C, opt, n_valid);
+  Tensor logits = logits_in.contiguous();
+  Tensor out = Tensor::empty({}, logits.dtype(), logits.device());
+  const double e = opt.label_smoothing;
+  dispatch_float(logits.dtype(), "cross_entropy", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* xp = logits.data<T>();
+    std::vector<double> row_loss(static_cast<size_t>(N), 0.0);
+    cpu::parallel_for(N, 2 * C, [&](int64_t r0, int64_t r1) {
+      for (int64_t i = r0; i < r1; ++i) {
+        if (t[i] == opt.ignore_index) continue;
+        const T* x = xp + i * C;
+        const double lse = log_sum_exp(x, C);
+        double loss = (1.0 - e) * (lse - x[t[i]]);
+        if (e != 0.0) {
+          double s = 0;
+          for (int64_t c = 0; c < C; ++c) s += x[c];
+          loss += e * (lse - s / C);
+        }
+        row_loss[i] = loss;
+      }
+    });
+    double total = 0;  // summed in row order: the same result for any thread count
+    for (double l : row_loss) total += l;
+    *out.data<T>() = static_cast<T>(total / static_cast<double>(n_valid));  // 0/0 = NaN when all ignored
+  });
+  return out;
+}
+
+// dL/dx_ic = (softmax(x_i)_c - q_ic) * g / n_valid with q_i = (1 - e) onehot(t_i) + e / C; ignored
+// rows (and every row when all are ignored) get 0.
+Tensor cross_entropy_backward(const Tensor& grad, const Tensor& logits_in, const Tensor& target,
+                              const CrossEntropyOptions& opt) {
+  check_ce("cross_entropy_backward", logits_in, target, opt);
+  check_defined("cross_entropy_backward", grad, "gradient");
+  check_cpu("cross_entropy_backward", grad);
+  if (grad.numel() != 1)
+    throw std::invalid_argument("cross_entropy_backward: expected a one-element gradient, got " +
+                                shape_str(grad.shape()));
+  const int64_t N = logits_in.size(0), C = logits_in.size(1);
+  int64_t n_valid = 0;
+  const std::vector<int64_t> t = read_targets("cross_entropy_backward", target, C, opt, n_valid);
+  Tensor logits = logits_in.contiguous();
+  Tensor dx = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
+  const double e = opt.label_smoothing;
+  const double scale = n_valid > 0 ? grad.item<double>() / static_cast<double>(n_valid) : 0.0;
+  dispatch_float(logits.dtype(), "cross_entropy_backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* xp = logits.data<T>();
+    T* dp = dx.data<T>();
+    cpu::parallel_for(N, 3 * C, [&](int64_t r0, int64_t r1) {
+      for (int64_t i = r0; i < r1; ++i) {
+        const T* x = xp + i * C;
+        T* d = dp + i * C;
+        if (t[i] == opt.ignore_index || n_valid == 0) {
+          for (int64_t c = 0; c < C; ++c) d[c] = T(0);
+          continue;
+        }
+        const double lse = log_sum_exp(x, C);
+        for (int64_t c = 0; c < C; ++c) {
+          const double q = (c == t[i] ? 1.0 - e : 0.0) + e / C;
+          d[c] = static_cast<T>((std::exp(x[c] - lse) - q) * scale);
+        }
+      }
+    });
+  });
+  return dx;
+}
+
+}  // namespace tensor
