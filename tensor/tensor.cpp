@@ -22,8 +22,22 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
 
 Device Tensor::device() const { return storage_ ? storage_->device() : Device::cpu(); }
 
-int64_t Tensor::size(int64_t d) const { return shape_[wrap_dim(d, dim(), "size")]; }
-int64_t Tensor::stride(int64_t d) const { return strides_[wrap_dim(d, dim(), "stride")]; }
+namespace {
+// wrap_dim lets a 0-d tensor accept dim 0 (for reductions); ops that index shape[dim] cannot.
+void check_not_scalar(const char* op, const Tensor& t, int64_t d) {
+  if (t.dim() == 0)
+    throw std::out_of_range(std::string(op) + ": dim " + std::to_string(d) + " out of range for a 0-d tensor");
+}
+}  // namespace
+
+int64_t Tensor::size(int64_t d) const {
+  check_not_scalar("size", *this, d);
+  return shape_[wrap_dim(d, dim(), "size")];
+}
+int64_t Tensor::stride(int64_t d) const {
+  check_not_scalar("stride", *this, d);
+  return strides_[wrap_dim(d, dim(), "stride")];
+}
 
 bool Tensor::is_contiguous() const {
   int64_t expected = 1;
@@ -165,6 +179,7 @@ Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
 Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
   d0 = wrap_dim(d0, dim(), "transpose");
   d1 = wrap_dim(d1, dim(), "transpose");
+  if (dim() == 0) return *this;
   Shape s = shape_;
   Strides st = strides_;
   std::swap(s[d0], s[d1]);
@@ -173,6 +188,7 @@ Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
 }
 
 Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
+  check_not_scalar("narrow", *this, d);
   d = wrap_dim(d, dim(), "narrow");
   if (start < 0) start += shape_[d];
   if (start < 0 || length < 0 || start + length > shape_[d])
@@ -184,6 +200,7 @@ Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
 }
 
 Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const {
+  check_not_scalar("slice", *this, d);
   d = wrap_dim(d, dim(), "slice");
   if (step <= 0) throw std::invalid_argument("slice: step must be positive, got " + std::to_string(step));
   int64_t n = shape_[d];
@@ -199,6 +216,7 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const 
 }
 
 Tensor Tensor::select(int64_t d, int64_t index) const {
+  check_not_scalar("select", *this, d);
   d = wrap_dim(d, dim(), "select");
   if (index < 0) index += shape_[d];
   if (index < 0 || index >= shape_[d])
@@ -224,6 +242,7 @@ Tensor Tensor::expand(const Shape& shape) const {
       continue;
     }
     int64_t have = shape_[i - lead], want = shape[i] == -1 ? have : shape[i];
+    if (want < 0) throw std::invalid_argument("expand: negative size in " + shape_str(shape));
     if (have == want) {
       s[i] = have;
       st[i] = strides_[i - lead];
@@ -238,7 +257,7 @@ Tensor Tensor::expand(const Shape& shape) const {
 
 Tensor Tensor::squeeze(int64_t d) const {
   d = wrap_dim(d, dim(), "squeeze");
-  if (shape_[d] != 1) return *this;
+  if (dim() == 0 || shape_[d] != 1) return *this;
   Shape s = shape_;
   Strides st = strides_;
   s.erase(s.begin() + d);
@@ -342,7 +361,8 @@ void Tensor::copy_(const Tensor& src) const {
             for (int64_t i = 0; i < n; ++i) d[i] = static_cast<D>(s[i]);
           }
         } else {
-          int64_t sd = st[0] / sizeof(D), ss = st[1] / sizeof(S);
+          // signed division: strides may be negative (flip reads through negated strides)
+          const int64_t sd = st[0] / static_cast<int64_t>(sizeof(D)), ss = st[1] / static_cast<int64_t>(sizeof(S));
           for (int64_t i = 0; i < n; ++i) d[i * sd] = static_cast<D>(s[i * ss]);
         }
       });

@@ -6,6 +6,7 @@
 #pragma once
 #include <omp.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -32,8 +33,10 @@ inline std::vector<int64_t> broadcast_byte_strides(const Tensor& t, const Shape&
 }
 
 // row(std::array<char*, N> ptrs, const std::array<int64_t, N>& byte_strides, int64_t n)
+// `cost_per_element` scales the work estimate that decides on threading, for rows whose elements
+// each do more than one step (e.g. index_add walks all indices per element).
 template <size_t N, typename Row>
-void for_each_row(const Shape& shape_in, const Operands<N>& ops, Row&& row) {
+void for_each_row(const Shape& shape_in, const Operands<N>& ops, Row&& row, int64_t cost_per_element = 1) {
   // 1. coalesce: drop size-1 dims, merge neighbours that are contiguous for every operand.
   Shape shape;
   std::array<std::vector<int64_t>, N> st;
@@ -88,7 +91,7 @@ void for_each_row(const Shape& shape_in, const Operands<N>& ops, Row&& row) {
     }
   };
 
-  const int64_t total = rows * inner;
+  const int64_t total = rows * inner * std::max<int64_t>(cost_per_element, 1);
   if (total < kParallelGrain || rows == 1 || omp_get_max_threads() == 1 || omp_in_parallel()) {
     if (rows == 1 && total >= kParallelGrain && !omp_in_parallel() && omp_get_max_threads() > 1) {
       // one long row: split it into chunks across threads
