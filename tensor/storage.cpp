@@ -1,6 +1,8 @@
 // storage.cpp: the CPU allocator (64-byte aligned) and Storage's life cycle.
 #include "tensor/storage.h"
 
+#include "tensor/cuda/runtime.h"
+
 #include <cstdlib>
 #include <new>
 #include <stdexcept>
@@ -22,20 +24,15 @@ class CpuAllocator final : public Allocator {
 };
 
 CpuAllocator g_cpu_allocator;
-Allocator* g_cuda_allocator = nullptr;
 
 }  // namespace
 
 Allocator* allocator_for(Device d) {
   if (d.is_cpu()) return &g_cpu_allocator;
-  if (!g_cuda_allocator)
-    throw std::runtime_error("storage: cannot allocate on " + d.str() +
-                             ": this build has no CUDA backend (built without CUDA) or no GPU was found");
-  return g_cuda_allocator;
+  return cuda::device_allocator();
 }
 
-void set_cuda_allocator(Allocator* a) { g_cuda_allocator = a; }
-bool cuda_available() { return g_cuda_allocator != nullptr; }
+bool cuda_available() { return cuda::available(); }
 
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device), allocator_(allocator_for(device)) {
   data_ = allocator_->allocate(nbytes);

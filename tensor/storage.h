@@ -16,10 +16,11 @@ class Allocator {
   virtual void deallocate(void* p, size_t nbytes) = 0;
 };
 
-// The allocator for a device. CUDA's is installed by the CUDA backend at start-up.
+// The allocator for a device: 64-byte aligned host memory, or the CUDA backend's caching
+// allocator (which throws in a build without CUDA or on a machine without a GPU).
 Allocator* allocator_for(Device d);
-void set_cuda_allocator(Allocator* a);
-bool cuda_available();  // true when a CUDA backend is linked and a GPU is present
+// True when this build has the CUDA backend and a GPU answers.
+bool cuda_available();
 
 // Bytes on one device. Tensors share a Storage through std::shared_ptr; the bytes are freed (or
 // returned to the caching allocator) when the last tensor lets go.
