@@ -9,6 +9,7 @@
 #include <string>
 
 #include "autograd/ops.h"
+#include "tensor/ops.h"
 
 using autograd::Variable;
 using tensor::DType;
@@ -23,8 +24,8 @@ void usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int steps = 2000, hidden = 64;
-  double lr = 0.2;
+  int steps = 2000, hidden = 32;
+  double lr = 0.1;  // full-batch GD on this problem diverges above about 0.15 at H = 64
   uint64_t seed = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
