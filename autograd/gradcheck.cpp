@@ -17,6 +17,22 @@ std::vector<OpCase>& op_cases() {
   return cases;
 }
 
+InputMaker normal_inputs(std::vector<tensor::Shape> shapes) {
+  return [shapes](tensor::Generator& g) {
+    std::vector<Tensor> out;
+    for (const auto& s : shapes) out.push_back(tensor::randn(s, tensor::DType::Float64, &g));
+    return out;
+  };
+}
+
+InputMaker uniform_inputs(std::vector<tensor::Shape> shapes, double lo, double hi) {
+  return [=](tensor::Generator& g) {
+    std::vector<Tensor> out;
+    for (const auto& s : shapes) out.push_back(tensor::rand(s, tensor::DType::Float64, &g, lo, hi));
+    return out;
+  };
+}
+
 Tensor noncontiguous_copy(const Tensor& t) {
   tensor::Shape wide = t.shape();
   if (wide.empty()) wide = {1};

@@ -12,11 +12,13 @@
 
 namespace autograd {
 
+using InputMaker = std::function<std::vector<Tensor>(tensor::Generator&)>;
+
 struct OpCase {
   std::string op;     // the differentiable op under test, as registered
   std::string label;  // what this case varies ("broadcast [3,1] x [4]")
   // Float inputs must be float64 here; integer inputs (indices, masks) keep their dtype.
-  std::function<std::vector<Tensor>(tensor::Generator&)> make_inputs;
+  InputMaker make_inputs;
   OpFn fn;
   std::vector<bool> wrt = {};  // which float inputs to check (empty: all)
   GradcheckOptions options = {};
@@ -29,6 +31,11 @@ struct OpCaseRegistrar {
 };
 // PM_OP_CASE({...}) at namespace scope registers a case.
 #define PM_OP_CASE(...) static ::autograd::OpCaseRegistrar PM_CONCAT(pm_op_case_, __COUNTER__)(::autograd::OpCase __VA_ARGS__)
+
+// Input makers for cases: float64 standard normals, or uniforms in [lo, hi) (for ops defined on
+// positive numbers), one tensor per shape.
+InputMaker normal_inputs(std::vector<tensor::Shape> shapes);
+InputMaker uniform_inputs(std::vector<tensor::Shape> shapes, double lo, double hi);
 
 // A copy of `t` with the same values laid out non-contiguously (every other element of a wider
 // buffer along the last dim).

@@ -12,41 +12,25 @@ using tensor::Shape;
 using tensor::Tensor;
 using Vars = std::vector<Variable>;
 
-// Inputs: standard normal of the given shapes.
-std::function<std::vector<Tensor>(Generator&)> normal(std::vector<Shape> shapes) {
-  return [shapes](Generator& g) {
-    std::vector<Tensor> out;
-    for (const auto& s : shapes) out.push_back(tensor::randn(s, DType::Float64, &g));
-    return out;
-  };
-}
-// Inputs: uniform in [lo, hi), for ops defined on positive numbers.
-std::function<std::vector<Tensor>(Generator&)> uniform(std::vector<Shape> shapes, double lo, double hi) {
-  return [=](Generator& g) {
-    std::vector<Tensor> out;
-    for (const auto& s : shapes) out.push_back(tensor::rand(s, DType::Float64, &g, lo, hi));
-    return out;
-  };
-}
 
 #define BINARY_CASES(NAME, FN, MAKE_SAME, MAKE_BCAST)                                                  \
   PM_OP_CASE({NAME, "same shape [3, 4]", MAKE_SAME, [](const Vars& v) { return FN(v[0], v[1]); }}); \
   PM_OP_CASE({NAME, "broadcast [2, 1, 4] x [3, 1]", MAKE_BCAST, [](const Vars& v) { return FN(v[0], v[1]); }});
 
-BINARY_CASES("add", autograd::add, normal({{3, 4}, {3, 4}}), normal({{2, 1, 4}, {3, 1}}))
-BINARY_CASES("sub", autograd::sub, normal({{3, 4}, {3, 4}}), normal({{2, 1, 4}, {3, 1}}))
-BINARY_CASES("mul", autograd::mul, normal({{3, 4}, {3, 4}}), normal({{2, 1, 4}, {3, 1}}))
-BINARY_CASES("div", autograd::div, uniform({{3, 4}, {3, 4}}, 0.5, 2.0), uniform({{2, 1, 4}, {3, 1}}, 0.5, 2.0))
-BINARY_CASES("pow", autograd::pow, uniform({{3, 4}, {3, 4}}, 0.5, 2.0), uniform({{2, 1, 4}, {3, 1}}, 0.5, 2.0))
-BINARY_CASES("maximum", autograd::maximum, normal({{3, 4}, {3, 4}}), normal({{2, 1, 4}, {3, 1}}))
-BINARY_CASES("minimum", autograd::minimum, normal({{3, 4}, {3, 4}}), normal({{2, 1, 4}, {3, 1}}))
+BINARY_CASES("add", autograd::add, autograd::normal_inputs({{3, 4}, {3, 4}}), autograd::normal_inputs({{2, 1, 4}, {3, 1}}))
+BINARY_CASES("sub", autograd::sub, autograd::normal_inputs({{3, 4}, {3, 4}}), autograd::normal_inputs({{2, 1, 4}, {3, 1}}))
+BINARY_CASES("mul", autograd::mul, autograd::normal_inputs({{3, 4}, {3, 4}}), autograd::normal_inputs({{2, 1, 4}, {3, 1}}))
+BINARY_CASES("div", autograd::div, autograd::uniform_inputs({{3, 4}, {3, 4}}, 0.5, 2.0), autograd::uniform_inputs({{2, 1, 4}, {3, 1}}, 0.5, 2.0))
+BINARY_CASES("pow", autograd::pow, autograd::uniform_inputs({{3, 4}, {3, 4}}, 0.5, 2.0), autograd::uniform_inputs({{2, 1, 4}, {3, 1}}, 0.5, 2.0))
+BINARY_CASES("maximum", autograd::maximum, autograd::normal_inputs({{3, 4}, {3, 4}}), autograd::normal_inputs({{2, 1, 4}, {3, 1}}))
+BINARY_CASES("minimum", autograd::minimum, autograd::normal_inputs({{3, 4}, {3, 4}}), autograd::normal_inputs({{2, 1, 4}, {3, 1}}))
 
-PM_OP_CASE({"add_scalar", "[5]", normal({{5}}), [](const Vars& v) { return autograd::add(v[0], 2.5); }});
-PM_OP_CASE({"add_scalar", "[2, 3, 2]", normal({{2, 3, 2}}), [](const Vars& v) { return v[0] - 1.0; }});
-PM_OP_CASE({"mul_scalar", "[5]", normal({{5}}), [](const Vars& v) { return autograd::mul(v[0], -3.0); }});
-PM_OP_CASE({"mul_scalar", "[2, 3, 2]", normal({{2, 3, 2}}), [](const Vars& v) { return v[0] / 4.0; }});
-PM_OP_CASE({"pow_scalar", "[5] ^ 3", normal({{5}}), [](const Vars& v) { return autograd::pow(v[0], 3.0); }});
-PM_OP_CASE({"pow_scalar", "[2, 3] ^ -0.5", uniform({{2, 3}}, 0.5, 2.0), [](const Vars& v) { return autograd::pow(v[0], -0.5); }});
+PM_OP_CASE({"add_scalar", "[5]", autograd::normal_inputs({{5}}), [](const Vars& v) { return autograd::add(v[0], 2.5); }});
+PM_OP_CASE({"add_scalar", "[2, 3, 2]", autograd::normal_inputs({{2, 3, 2}}), [](const Vars& v) { return v[0] - 1.0; }});
+PM_OP_CASE({"mul_scalar", "[5]", autograd::normal_inputs({{5}}), [](const Vars& v) { return autograd::mul(v[0], -3.0); }});
+PM_OP_CASE({"mul_scalar", "[2, 3, 2]", autograd::normal_inputs({{2, 3, 2}}), [](const Vars& v) { return v[0] / 4.0; }});
+PM_OP_CASE({"pow_scalar", "[5] ^ 3", autograd::normal_inputs({{5}}), [](const Vars& v) { return autograd::pow(v[0], 3.0); }});
+PM_OP_CASE({"pow_scalar", "[2, 3] ^ -0.5", autograd::uniform_inputs({{2, 3}}, 0.5, 2.0), [](const Vars& v) { return autograd::pow(v[0], -0.5); }});
 
 // Every unary op at a vector and a 3-d shape; positive inputs where the op needs them.
 struct UnarySpec {
@@ -67,13 +51,13 @@ struct RegisterUnaryCases {
       tensor::UnaryOp op = spec.op;
       for (const Shape& s : {Shape{7}, Shape{2, 3, 4}}) {
         autograd::OpCase c{tensor::unary_name(op), "shape " + tensor::shape_str(s),
-                           spec.positive ? uniform({s}, 0.5, 2.0) : normal({s}),
+                           spec.positive ? autograd::uniform_inputs({s}, 0.5, 2.0) : autograd::normal_inputs({s}),
                            [op](const Vars& v) { return autograd::unary(op, v[0]); }};
         autograd::op_cases().push_back(c);
       }
     }
     // softplus above its threshold of 20 is the identity: check that branch too.
-    autograd::op_cases().push_back({"softplus", "above threshold", uniform({{6}}, 21.0, 30.0),
+    autograd::op_cases().push_back({"softplus", "above threshold", autograd::uniform_inputs({{6}}, 21.0, 30.0),
                                     [](const Vars& v) { return autograd::softplus(v[0]); }});
   }
 } register_unary_cases;
@@ -91,7 +75,7 @@ PM_OP_CASE({"masked_fill", "[3, 4] mask [3, 4]", [](Generator& g) { auto in = wh
             [](const Vars& v) { return autograd::masked_fill(v[0], v[1].data(), -7.0); }});
 PM_OP_CASE({"masked_fill", "[2, 3, 4] mask broadcast [4]", [](Generator& g) { auto in = where_inputs(g, {4}, {2, 3, 4}, {1}); return std::vector<Tensor>{in[1], in[0]}; },
             [](const Vars& v) { return autograd::masked_fill(v[0], v[1].data(), 0.0); }});
-PM_OP_CASE({"clamp", "[10] to [-0.5, 0.5]", normal({{10}}), [](const Vars& v) { return autograd::clamp(v[0], -0.5, 0.5); }});
-PM_OP_CASE({"clamp", "[3, 4] to [0, 1]", normal({{3, 4}}), [](const Vars& v) { return autograd::clamp(v[0], 0.0, 1.0); }});
+PM_OP_CASE({"clamp", "[10] to [-0.5, 0.5]", autograd::normal_inputs({{10}}), [](const Vars& v) { return autograd::clamp(v[0], -0.5, 0.5); }});
+PM_OP_CASE({"clamp", "[3, 4] to [0, 1]", autograd::normal_inputs({{3, 4}}), [](const Vars& v) { return autograd::clamp(v[0], 0.0, 1.0); }});
 
 }  // namespace

@@ -13,14 +13,6 @@ using tensor::Shape;
 using tensor::Tensor;
 using Vars = std::vector<Variable>;
 
-// Standard-normal float64 inputs of the given shapes.
-std::function<std::vector<Tensor>(Generator&)> normals(std::vector<Shape> shapes) {
-  return [shapes](Generator& g) {
-    std::vector<Tensor> out;
-    for (const auto& s : shapes) out.push_back(tensor::randn(s, DType::Float64, &g));
-    return out;
-  };
-}
 
 // Logits [N, C] and fixed int64 targets.
 std::function<std::vector<Tensor>(Generator&)> logits_and(int64_t C, std::vector<int64_t> targets) {
@@ -37,36 +29,36 @@ tensor::Conv2dParams conv(int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
 }
 
 // ---- conv2d: inputs x, w[, bias] ------------------------------------------------------------
-PM_OP_CASE({"conv2d", "x [2, 3, 7, 6] w [4, 3, 3, 3] bias, stride 2 pad 1", normals({{2, 3, 7, 6}, {4, 3, 3, 3}, {4}}),
+PM_OP_CASE({"conv2d", "x [2, 3, 7, 6] w [4, 3, 3, 3] bias, stride 2 pad 1", autograd::normal_inputs({{2, 3, 7, 6}, {4, 3, 3, 3}, {4}}),
             [](const Vars& v) { return autograd::conv2d(v[0], v[1], v[2], conv(2, 2, 1, 1)); }});
 PM_OP_CASE({"conv2d", "patch embedding x [2, 2, 8, 8] w [3, 2, 4, 4] no bias, stride 4",
-            normals({{2, 2, 8, 8}, {3, 2, 4, 4}}),
+            autograd::normal_inputs({{2, 2, 8, 8}, {3, 2, 4, 4}}),
             [](const Vars& v) { return autograd::conv2d(v[0], v[1], Variable(), conv(4, 4, 0, 0)); }});
 PM_OP_CASE({"conv2d", "x [1, 2, 5, 7] w [3, 2, 2, 3] bias, stride (1, 2) pad (2, 0)",
-            normals({{1, 2, 5, 7}, {3, 2, 2, 3}, {3}}),
+            autograd::normal_inputs({{1, 2, 5, 7}, {3, 2, 2, 3}, {3}}),
             [](const Vars& v) { return autograd::conv2d(v[0], v[1], v[2], conv(1, 2, 2, 0)); }});
 PM_OP_CASE({"conv2d", "overlapping x [2, 1, 6, 5] w [2, 1, 4, 3] no bias, stride 2 pad (0, 1)",
-            normals({{2, 1, 6, 5}, {2, 1, 4, 3}}),
+            autograd::normal_inputs({{2, 1, 6, 5}, {2, 1, 4, 3}}),
             [](const Vars& v) { return autograd::conv2d(v[0], v[1], Variable(), conv(2, 2, 0, 1)); }});
 
 // ---- rms_norm: inputs x[, weight] -----------------------------------------------------------
-PM_OP_CASE({"rms_norm", "x [3, 5] with weight", normals({{3, 5}, {5}}),
+PM_OP_CASE({"rms_norm", "x [3, 5] with weight", autograd::normal_inputs({{3, 5}, {5}}),
             [](const Vars& v) { return autograd::rms_norm(v[0], v[1], 1e-5); }});
-PM_OP_CASE({"rms_norm", "x [2, 3, 4] without weight", normals({{2, 3, 4}}),
+PM_OP_CASE({"rms_norm", "x [2, 3, 4] without weight", autograd::normal_inputs({{2, 3, 4}}),
             [](const Vars& v) { return autograd::rms_norm(v[0], Variable(), 1e-5); }});
-PM_OP_CASE({"rms_norm", "x [2, 2, 6] with weight, eps 0.1", normals({{2, 2, 6}, {6}}),
+PM_OP_CASE({"rms_norm", "x [2, 2, 6] with weight, eps 0.1", autograd::normal_inputs({{2, 2, 6}, {6}}),
             [](const Vars& v) { return autograd::rms_norm(v[0], v[1], 0.1); }});
-PM_OP_CASE({"rms_norm", "x [4, 3] without weight", normals({{4, 3}}),
+PM_OP_CASE({"rms_norm", "x [4, 3] without weight", autograd::normal_inputs({{4, 3}}),
             [](const Vars& v) { return autograd::rms_norm(v[0], Variable(), 1e-6); }});
 
 // ---- layer_norm: inputs x[, weight][, bias] -------------------------------------------------
-PM_OP_CASE({"layer_norm", "x [4, 5] weight and bias", normals({{4, 5}, {5}, {5}}),
+PM_OP_CASE({"layer_norm", "x [4, 5] weight and bias", autograd::normal_inputs({{4, 5}, {5}, {5}}),
             [](const Vars& v) { return autograd::layer_norm(v[0], v[1], v[2], 1e-5); }});
-PM_OP_CASE({"layer_norm", "x [2, 3, 4] no weight, no bias", normals({{2, 3, 4}}),
+PM_OP_CASE({"layer_norm", "x [2, 3, 4] no weight, no bias", autograd::normal_inputs({{2, 3, 4}}),
             [](const Vars& v) { return autograd::layer_norm(v[0], Variable(), Variable(), 1e-5); }});
-PM_OP_CASE({"layer_norm", "x [2, 2, 6] weight only", normals({{2, 2, 6}, {6}}),
+PM_OP_CASE({"layer_norm", "x [2, 2, 6] weight only", autograd::normal_inputs({{2, 2, 6}, {6}}),
             [](const Vars& v) { return autograd::layer_norm(v[0], v[1], Variable(), 1e-5); }});
-PM_OP_CASE({"layer_norm", "x [3, 4] bias only, eps 0.1", normals({{3, 4}, {4}}),
+PM_OP_CASE({"layer_norm", "x [3, 4] bias only, eps 0.1", autograd::normal_inputs({{3, 4}, {4}}),
             [](const Vars& v) { return autograd::layer_norm(v[0], Variable(), v[1], 0.1); }});
 
 // ---- cross_entropy: inputs logits, target (int64, never checked) ----------------------------

@@ -11,9 +11,7 @@ using tensor::Shape;
 using tensor::Tensor;
 using Vars = std::vector<Variable>;
 
-std::function<std::vector<Tensor>(Generator&)> normal(Shape s) {
-  return [s](Generator& g) { return std::vector<Tensor>{tensor::randn(s, DType::Float64, &g)}; };
-}
+autograd::InputMaker normal(Shape s) { return autograd::normal_inputs({s}); }
 
 PM_OP_CASE({"sum", "all of [3, 4]", normal({3, 4}), [](const Vars& v) { return autograd::sum(v[0]); }});
 PM_OP_CASE({"sum", "dims {0, 2} of [2, 3, 4] keepdim", normal({2, 3, 4}), [](const Vars& v) { return autograd::sum(v[0], {0, 2}, true); }});
