@@ -1,7 +1,7 @@
 // generator.h: a seedable random generator built on the Philox4x32-10 counter-based generator.
 // Element i of a draw depends only on (seed, offset + i), so a stream is the same across runs,
-// thread counts and (once the CUDA backend uses the same function) devices. A draw of n elements
-// advances the offset by n.
+// thread counts and devices (the CUDA backend draws through the same functions, tensor/philox.h).
+// A draw of n elements advances the offset by n.
 #pragma once
 #include <array>
 #include <cstdint>

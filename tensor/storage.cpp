@@ -38,6 +38,11 @@ Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device
   data_ = allocator_->allocate(nbytes);
 }
 
+Storage::Storage(size_t nbytes, Device device, Allocator* allocator)
+    : nbytes_(nbytes), device_(device), allocator_(allocator) {
+  data_ = allocator_->allocate(nbytes);
+}
+
 Storage::~Storage() {
   if (data_) allocator_->deallocate(data_, nbytes_);
 }

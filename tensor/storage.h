@@ -27,6 +27,8 @@ bool cuda_available();
 class Storage {
  public:
   Storage(size_t nbytes, Device device);
+  // Bytes from a given allocator for `device` (the CUDA backend's pinned host memory, say).
+  Storage(size_t nbytes, Device device, Allocator* allocator);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -34,6 +36,7 @@ class Storage {
   void* data() const { return data_; }
   size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
+  Allocator* allocator() const { return allocator_; }
 
  private:
   void* data_ = nullptr;

@@ -6,6 +6,8 @@
 #include <sstream>
 
 #include "tensor/cpu/loops.h"
+#include "tensor/cuda/copy.h"
+#include "tensor/cuda/dispatch.h"
 
 namespace tensor {
 
@@ -320,11 +322,6 @@ Tensor Tensor::to(DType dt) const {
   return out;
 }
 
-// Copy between devices is the CUDA backend's job; it installs this hook.
-namespace detail {
-void (*g_cross_device_copy)(const Tensor& dst, const Tensor& src) = nullptr;
-}
-
 Tensor Tensor::to(Device d) const {
   if (d == device()) return *this;
   Tensor out = empty(shape_, dtype_, d);
@@ -338,12 +335,9 @@ void Tensor::copy_(const Tensor& src) const {
   Shape b = broadcast_shapes(shape_, src.shape(), "copy_");
   if (b != shape_)
     throw std::invalid_argument("copy_: source of shape " + shape_str(src.shape()) + " does not broadcast to " + shape_str(shape_));
-  if (device() != src.device() || device().is_cuda()) {
-    if (!detail::g_cross_device_copy)
-      throw std::runtime_error("copy_: " + src.device().str() + " -> " + device().str() + " needs the CUDA backend (built without CUDA)");
-    detail::g_cross_device_copy(*this, src);
-    return;
-  }
+  // A copy touching a GPU (to, from or within) is the CUDA backend's.
+  const Tensor& gpu_side = device().is_cuda() ? *this : src;
+  PM_ON_CUDA(gpu_side, cuda::copy(*this, src); return);
   cpu::Operands<2> ops;
   ops.base = {static_cast<char*>(raw_data()), static_cast<char*>(src.raw_data())};
   ops.strides = {cpu::broadcast_byte_strides(*this, shape_), cpu::broadcast_byte_strides(src, shape_)};
@@ -372,12 +366,7 @@ void Tensor::copy_(const Tensor& src) const {
 
 void Tensor::fill_(double value) const {
   check_defined("fill_", *this);
-  if (device().is_cuda()) {
-    Tensor v = Tensor::empty({}, dtype_, Device::cpu());
-    v.fill_(value);
-    copy_(v.to(device()));
-    return;
-  }
+  PM_ON_CUDA(*this, cuda::fill(*this, value); return);
   cpu::Operands<1> ops;
   ops.base = {static_cast<char*>(raw_data())};
   ops.strides = {cpu::broadcast_byte_strides(*this, shape_)};

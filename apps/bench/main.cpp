@@ -16,6 +16,9 @@ namespace {
 const std::vector<bench::Section>& sections() {
   static const std::vector<bench::Section> all = {
       {"matmul", "float32 CPU matmul, BLAS path vs the blocked fallback", bench::matmul_section},
+      {"datasets", "DataLoader images/s with 0 and 2 workers (decode + augment), GPT-2 BPE MB/s", bench::datasets_section},
+      {"cuda_memory", "GPU copy, add, sums and softmax in GB/s vs the copy bandwidth", bench::cuda_memory_section},
+      {"cuda_matmul", "GPU matmul TFLOP/s vs cuBLAS, cross-entropy GB/s vs the copy bandwidth", bench::cuda_matmul_section},
   };
   return all;
 }

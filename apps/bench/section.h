@@ -53,6 +53,9 @@ struct Section {
 
 // Every section; main.cpp lists them. Add a section by writing <name>_section.cpp and one line there.
 Json matmul_section(const Options& opt);
+Json datasets_section(const Options& opt);
+Json cuda_memory_section(const Options& opt);
+Json cuda_matmul_section(const Options& opt);
 
 // Seconds of the fastest of opt.repeats runs of f, after opt.warmup untimed runs.
 template <typename F> double best_seconds(const Options& opt, F&& f) {

@@ -2,6 +2,7 @@
 // (Compiled only when PM_HAVE_CUDA is off; see tensor/CMakeLists.txt.)
 #include <stdexcept>
 
+#include "tensor/cuda/copy.h"
 #include "tensor/cuda/runtime.h"
 
 namespace tensor::cuda {
@@ -21,5 +22,8 @@ void empty_cache() {}
 void synchronize() { no_cuda("cuda::synchronize"); }
 void set_allow_tf32(bool) { no_cuda("cuda::set_allow_tf32"); }
 bool allow_tf32() { return false; }
+Tensor pinned_empty(const Shape&, DType) { no_cuda("pinned_empty"); }
+Tensor pin_memory(const Tensor&) { no_cuda("pin_memory"); }
+bool is_pinned(const Tensor&) { return false; }
 
 }  // namespace tensor::cuda

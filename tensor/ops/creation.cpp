@@ -1,10 +1,15 @@
 // creation.cpp: constants, ranges, random draws (Philox streams) and tensors from host vectors.
+// Random draws on a GPU run there (tensor/cuda/random.cu) with the same counters and formulas, so
+// a generator state gives the same values on either device.
 #include "tensor/ops/creation.h"
 
 #include <cmath>
 #include <cstring>
 
 #include "tensor/cpu/loops.h"
+#include "tensor/cuda/dispatch.h"
+#include "tensor/cuda/random.h"
+#include "tensor/philox.h"
 
 namespace tensor {
 
@@ -50,8 +55,7 @@ Tensor eye(int64_t n, DType dtype, Device device) {
 
 namespace {
 // Fills a fresh CPU tensor element by element from counter (offset + i) of the generator's stream.
-template <typename Draw> Tensor draw(const Shape& shape, DType dtype, Generator* gen, Device device, const char* op, Draw f) {
-  Generator& g = gen ? *gen : default_generator();
+template <typename Draw> Tensor draw(const Shape& shape, DType dtype, Generator& g, const char* op, Draw f) {
   Tensor t = Tensor::empty(shape, dtype, Device::cpu());
   const int64_t n = t.numel();
   const uint64_t key = g.seed(), base = g.advance(static_cast<uint64_t>(n));
@@ -62,31 +66,56 @@ template <typename Draw> Tensor draw(const Shape& shape, DType dtype, Generator*
       for (int64_t i = i0; i < i1; ++i) p[i] = static_cast<T>(f(key, base + static_cast<uint64_t>(i), T{}));
     });
   });
-  return t.to(device);
+  return t;
 }
+
+Generator& generator_or_default(Generator* gen) { return gen ? *gen : default_generator(); }
 }  // namespace
 
+// low + (high - low) * u and mean + std * z are fused multiply-adds on both devices (one rounding),
+// so the CPU and the GPU give the same bits.
 Tensor rand(const Shape& shape, DType dtype, Generator* gen, double low, double high, Device device) {
-  return draw(shape, dtype, gen, device, "rand", [low, high](uint64_t key, uint64_t c, auto zero) {
+  Generator& g = generator_or_default(gen);
+  if (device.is_cuda()) {
+    Tensor t = Tensor::empty(shape, dtype, device);
+    PM_ON_CUDA(t, cuda::fill_uniform(t, g.seed(), g.advance(static_cast<uint64_t>(t.numel())), low, high));
+    return t;
+  }
+  return draw(shape, dtype, g, "rand", [low, high](uint64_t key, uint64_t c, auto zero) {
     double u = std::is_same_v<decltype(zero), float> ? philox_uniform_f32(key, c) : philox_uniform_f64(key, c);
-    return low + (high - low) * u;
+    return philox::fused_mul_add(high - low, u, low);
   });
 }
 
 Tensor randn(const Shape& shape, DType dtype, Generator* gen, double mean, double std, Device device) {
-  return draw(shape, dtype, gen, device, "randn",
-              [mean, std](uint64_t key, uint64_t c, auto) { return mean + std * philox_normal(key, c); });
+  Generator& g = generator_or_default(gen);
+  if (device.is_cuda()) {
+    Tensor t = Tensor::empty(shape, dtype, device);
+    PM_ON_CUDA(t, cuda::fill_normal(t, g.seed(), g.advance(static_cast<uint64_t>(t.numel())), mean, std));
+    return t;
+  }
+  return draw(shape, dtype, g, "randn", [mean, std](uint64_t key, uint64_t c, auto) {
+    return philox::fused_mul_add(std, philox_normal(key, c), mean);
+  });
 }
 
 Tensor randint(int64_t low, int64_t high, const Shape& shape, Generator* gen, Device device) {
   if (high <= low) throw std::invalid_argument("randint: need low < high, got [" + std::to_string(low) + ", " + std::to_string(high) + ")");
+  if (device.is_cuda()) {  // the counters a float64 rand of this shape would take, as on the CPU
+    Tensor t = Tensor::empty(shape, DType::Int64, device);
+    PM_ON_CUDA(t, {
+      Generator& g = generator_or_default(gen);
+      cuda::fill_randint(t, g.seed(), g.advance(static_cast<uint64_t>(t.numel())), low, high);
+    });
+    return t;
+  }
   Tensor u = rand(shape, DType::Float64, gen);
   Tensor t = Tensor::empty(shape, DType::Int64, Device::cpu());
   const double* up = u.data<double>();
   int64_t* p = t.data<int64_t>();
   const double span = static_cast<double>(high - low);
   for (int64_t i = 0; i < t.numel(); ++i) p[i] = std::min(high - 1, low + static_cast<int64_t>(up[i] * span));
-  return t.to(device);
+  return t;
 }
 
 template <typename T> Tensor from_vector(const std::vector<T>& values, const Shape& shape) {

@@ -1,10 +1,13 @@
 // elementwise.cpp: unary math, broadcasting binary ops, comparisons, where/masked_fill and the
-// in-place updates, on the CPU. Each op picks its formula once, outside the element loop.
+// in-place updates. The CPU kernels are here (each op picks its formula once, outside the element
+// loop); tensors on a GPU go to tensor/cuda/elementwise.cu, which uses the same formulas.
 #include "tensor/ops/elementwise.h"
 
 #include <cmath>
 
 #include "tensor/cpu/map.h"
+#include "tensor/cuda/dispatch.h"
+#include "tensor/cuda/elementwise.h"
 #include "tensor/ops/creation.h"
 
 namespace tensor {
@@ -172,8 +175,8 @@ void check_binary(const char* op, const Tensor& a, const Tensor& b) {
 Tensor unary(UnaryOp op, const Tensor& x) {
   const char* name = unary_name(op);
   check_defined(name, x);
-  check_cpu(name, x);
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  PM_ON_CUDA(x, cuda::unary(op, out, x); return out);
   if (is_integer_friendly(op))
     dispatch_all(x.dtype(), name, [&](auto tag) { unary_kernel<typename decltype(tag)::type>(op, out, x); });
   else
@@ -187,8 +190,9 @@ Tensor unary_backward(UnaryOp op, const Tensor& grad, const Tensor& x, const Ten
   if (grad.shape() != x.shape())
     throw std::invalid_argument(std::string(name) + " backward: gradient " + shape_str(grad.shape()) + " for input " +
                                 shape_str(x.shape()));
-  check_cpu(name, x);
+  if (y.defined()) check_same_device(name, x, y);
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  PM_ON_CUDA(x, cuda::unary_backward(op, out, grad, x, y.defined() ? y : x); return out);
   dispatch_float(x.dtype(), name, [&](auto tag) {
     unary_backward_kernel<typename decltype(tag)::type>(op, out, grad, x, y.defined() ? y : x);
   });
@@ -198,21 +202,25 @@ Tensor unary_backward(UnaryOp op, const Tensor& grad, const Tensor& x, const Ten
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   const char* name = binary_name(op);
   check_binary(name, a, b);
-  check_cpu(name, a);
   Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
-  if (op == BinaryOp::Div && !is_floating(b.dtype()))
-    for (double v : b.to_vector())
-      if (v == 0) throw std::domain_error("div: integer division by zero in divisor of shape " + shape_str(b.shape()));
+  if (op == BinaryOp::Div && !is_floating(b.dtype())) {
+    bool zero = false;
+    PM_ON_CUDA(b, zero = cuda::any_zero(b));  // one flag back from the GPU, not the whole divisor
+    if (b.device().is_cpu())
+      for (double v : b.to_vector()) zero = zero || v == 0;
+    if (zero) throw std::domain_error("div: integer division by zero in divisor of shape " + shape_str(b.shape()));
+  }
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
+  PM_ON_CUDA(a, cuda::binary(op, out, a, b); return out);
   dispatch_all(a.dtype(), name, [&](auto tag) { binary_kernel<typename decltype(tag)::type>(op, out, a, b); });
   return out;
 }
 
 Tensor compare(CompareOp op, const Tensor& a, const Tensor& b) {
   check_binary("compare", a, b);
-  check_cpu("compare", a);
   Shape shape = broadcast_shapes(a.shape(), b.shape(), "compare");
   Tensor out = Tensor::empty(shape, DType::UInt8, a.device());
+  PM_ON_CUDA(a, cuda::compare(op, out, a, b); return out);
   dispatch_all(a.dtype(), "compare", [&](auto tag) {
     using T = typename decltype(tag)::type;
     using cpu::map2;
@@ -241,11 +249,11 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   check_binary("where", a, b);
   check_defined("where", cond, "condition");
   check_same_device("where", cond, a);
-  check_cpu("where", a);
   if (cond.dtype() != DType::UInt8)
     throw std::invalid_argument(std::string("where: condition must be uint8, got ") + dtype_name(cond.dtype()));
   Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
+  PM_ON_CUDA(a, cuda::where(out, cond, a, b); return out);
   dispatch_all(a.dtype(), "where", [&](auto tag) {
     using T = typename decltype(tag)::type;
     cpu::map3<T, uint8_t, T, T>(out, cond, a, b, [](uint8_t c, T x, T y) { return c ? x : y; });
@@ -259,10 +267,10 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
 
 void add_(const Tensor& dst, const Tensor& src, double alpha) {
   check_binary("add_", dst, src);
-  check_cpu("add_", dst);
   if (broadcast_shapes(dst.shape(), src.shape(), "add_") != dst.shape())
     throw std::invalid_argument("add_: source " + shape_str(src.shape()) + " does not broadcast to destination " +
                                 shape_str(dst.shape()));
+  PM_ON_CUDA(dst, cuda::add_(dst, src, alpha); return);
   dispatch_all(dst.dtype(), "add_", [&](auto tag) {
     using T = typename decltype(tag)::type;
     if (alpha == 1.0) {
@@ -276,7 +284,7 @@ void add_(const Tensor& dst, const Tensor& src, double alpha) {
 
 void mul_(const Tensor& dst, double s) {
   check_defined("mul_", dst);
-  check_cpu("mul_", dst);
+  PM_ON_CUDA(dst, cuda::mul_(dst, s); return);
   dispatch_all(dst.dtype(), "mul_", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T sv = static_cast<T>(s);

@@ -2,6 +2,8 @@
 // kept dims flattened into `outer` rows and the reduced dims into a contiguous row of `R`
 // elements (a permute + contiguous, free when the reduced dims are already innermost). Reducing
 // leading dims of a contiguous tensor (a bias gradient) takes a column path instead, with no copy.
+// The planning is shared by both devices; tensors on a GPU branch off at the kernel call
+// (tensor/cuda/reduce.cu).
 #include "tensor/ops/reduce.h"
 
 #include <algorithm>
@@ -9,6 +11,8 @@
 #include <limits>
 
 #include "tensor/cpu/loops.h"
+#include "tensor/cuda/dispatch.h"
+#include "tensor/cuda/reduce.h"
 #include "tensor/ops/creation.h"
 #include "tensor/ops/elementwise.h"
 
@@ -97,12 +101,18 @@ template <typename T> void sum_columns(const Tensor& x, const Tensor& out, int64
 
 Tensor sum_impl(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, bool average, const char* op) {
   check_defined(op, x);
-  check_cpu(op, x);
   Plan p = make_plan(x, dims, op);
   if (average && !is_floating(x.dtype()))
     throw std::invalid_argument(std::string(op) + ": needs a float tensor, got " + dtype_name(x.dtype()));
   const double scale = average ? 1.0 / static_cast<double>(p.R) : 1.0;  // mean of nothing is NaN, as torch
   Tensor out = Tensor::empty(keepdim ? p.out_keep : p.out_drop, x.dtype(), x.device());
+  PM_ON_CUDA(x, {
+    if (is_floating(x.dtype()) && is_leading_reduction(x, p))
+      cuda::sum_columns(x, out, p.R, p.outer, scale);
+    else
+      cuda::sum_rows(as_rows(x, p), out, scale);
+    return out;
+  });
   if (is_floating(x.dtype())) {
     dispatch_float(x.dtype(), op, [&](auto tag) {
       using T = typename decltype(tag)::type;
@@ -151,10 +161,10 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) { r
 
 Tensor var(const Tensor& x, const std::vector<int64_t>& dims, int64_t correction, bool keepdim) {
   check_defined("var", x);
-  check_cpu("var", x);
   Plan p = make_plan(x, dims, "var");
   Tensor rows = as_rows(x, p);
   Tensor out = Tensor::empty(keepdim ? p.out_keep : p.out_drop, x.dtype(), x.device());
+  PM_ON_CUDA(x, cuda::var_rows(rows, out, correction); return out);
   const double denom = static_cast<double>(p.R - correction);
   dispatch_float(x.dtype(), "var", [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -176,7 +186,6 @@ Tensor var(const Tensor& x, const std::vector<int64_t>& dims, int64_t correction
 
 std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
   check_defined("max", x);
-  check_cpu("max", x);
   int64_t d = wrap_dim(dim, x.dim(), "max");
   if (x.dim() > 0 && x.size(d) == 0) throw std::invalid_argument("max: dim " + std::to_string(dim) + " of shape " + shape_str(x.shape()) + " is empty");
   Tensor rows = x.dim() == 0 ? x.reshape({1, 1}) : dim_last(x, d);
@@ -188,6 +197,7 @@ std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
   }
   Tensor values = Tensor::empty(keepdim ? keep : drop, x.dtype(), x.device());
   Tensor indices = Tensor::empty(keepdim ? keep : drop, DType::Int64, x.device());
+  PM_ON_CUDA(x, cuda::max_rows(rows.reshape({outer, R}), values, indices); return {values, indices});
   dispatch_all(x.dtype(), "max", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* xr = rows.template data<T>();
@@ -279,12 +289,12 @@ template <typename T> void softmax_backward_rows(const T* g, const T* y, T* dx, 
 
 Tensor softmax_impl(const Tensor& x, int64_t dim, bool log, const char* op) {
   check_defined(op, x);
-  check_cpu(op, x);
   if (x.dim() == 0) return softmax_impl(x.reshape({1}), 0, log, op).reshape({});
   int64_t d = wrap_dim(dim, x.dim(), op);
   Tensor xl = dim_last(x, d);
   Tensor yl = Tensor::empty(xl.shape(), x.dtype(), x.device());
   const int64_t R = x.size(d), outer = R ? x.numel() / R : 0;
+  PM_ON_CUDA(x, cuda::softmax_rows(xl, yl, outer, R, log); return yl.permute(unlast_perm(x.dim(), d)).contiguous());
   dispatch_float(x.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     softmax_rows<T>(xl.template data<T>(), yl.template data<T>(), outer, R, log);
@@ -293,8 +303,10 @@ Tensor softmax_impl(const Tensor& x, int64_t dim, bool log, const char* op) {
 }
 
 Tensor softmax_backward_impl(const Tensor& g, const Tensor& y, int64_t dim, bool log, const char* op) {
+  check_defined(op, g, "gradient");
+  check_defined(op, y, "output");
   check_same_dtype(op, g, y);
-  check_cpu(op, y);
+  check_same_device(op, g, y);
   if (g.shape() != y.shape())
     throw std::invalid_argument(std::string(op) + ": gradient " + shape_str(g.shape()) + " for output " + shape_str(y.shape()));
   if (y.dim() == 0) return zeros_like(y);
@@ -302,6 +314,7 @@ Tensor softmax_backward_impl(const Tensor& g, const Tensor& y, int64_t dim, bool
   Tensor gl = dim_last(g, d), yl = dim_last(y, d);
   Tensor dl = Tensor::empty(yl.shape(), y.dtype(), y.device());
   const int64_t R = y.size(d), outer = R ? y.numel() / R : 0;
+  PM_ON_CUDA(y, cuda::softmax_backward_rows(gl, yl, dl, outer, R, log); return dl.permute(unlast_perm(y.dim(), d)).contiguous());
   dispatch_float(y.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     softmax_backward_rows<T>(gl.template data<T>(), yl.template data<T>(), dl.template data<T>(), outer, R, log);

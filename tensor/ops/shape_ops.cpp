@@ -1,5 +1,6 @@
 // shape_ops.cpp: cat (copies each input into its slice of the output), split and chunk (views of
-// consecutive pieces), and flip (a copy read through negated strides).
+// consecutive pieces), and flip (a copy read through negated strides). The copies go through
+// Tensor::copy_, so these work on any device.
 #include "tensor/ops/shape_ops.h"
 
 #include <numeric>
@@ -14,7 +15,6 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
       throw std::invalid_argument("cat: tensor " + std::to_string(i) + " is 0-d and cannot be concatenated");
   }
   const Tensor& first = xs[0];
-  check_cpu("cat", first);
   dim = wrap_dim(dim, first.dim(), "cat");
   int64_t total = 0;
   for (size_t i = 0; i < xs.size(); ++i) {
@@ -87,7 +87,6 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
 
 Tensor flip(const Tensor& x, const std::vector<int64_t>& dims) {
   check_defined("flip", x);
-  check_cpu("flip", x);
   Shape shape = x.shape();
   Strides strides = x.strides();
   int64_t offset = x.offset();

@@ -52,7 +52,7 @@ PM_OP_CASE({"embedding", "weight [6, 3] ids [2, 4]", inputs({{6, 3}}, {ids({1, 5
 // zeroes the outputs at padded ids: the true gradient of the padding row is then zero too.
 PM_OP_CASE({"embedding", "weight [5, 2] ids [7] padding_idx 2", inputs({{5, 2}}, {ids({2, 4, 0, 2, 4, 4, 1}, {7})}),
             [](const Vars& v) {
-              Tensor pad = tensor::compare(tensor::CompareOp::Eq, v[1].data(), tensor::full({}, 2, DType::Int64));
+              Tensor pad = tensor::compare(tensor::CompareOp::Eq, v[1].data(), tensor::full({}, 2, DType::Int64, v[1].data().device()));
               return autograd::masked_fill(autograd::embedding(v[0], v[1].data(), 2), pad.unsqueeze(-1), 0.0);
             }});
 
