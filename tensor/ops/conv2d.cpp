@@ -1,5 +1,6 @@
 // conv2d.cpp: 2-d convolution on the CPU as im2col + GEMM, and its backward (col2im of W^T g for
-// dx, g @ cols^T summed over the batch for dw). One image at a time, images in parallel.
+// dx, g @ cols^T summed over the batch for dw). One image at a time, images in parallel. CUDA
+// tensors go to tensor/cuda/conv2d.h.
 #include <algorithm>
 #include <map>
 #include <mutex>
@@ -8,6 +9,8 @@
 
 #include "tensor/cpu/gemm.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/cuda/conv2d.h"
+#include "tensor/cuda/dispatch.h"
 #include "tensor/ops/nn_ops.h"
 
 namespace tensor {
@@ -27,8 +30,7 @@ std::string params_str(const Conv2dParams& p) {
 ConvGeom check_conv(const char* op, const Tensor& x, const Tensor& w, const Conv2dParams& p) {
   check_defined(op, x, "input");
   check_defined(op, w, "weight");
-  check_cpu(op, x);
-  check_cpu(op, w);
+  check_same_device(op, x, w);
   check_same_dtype(op, x, w);
   if (x.dim() != 4 || w.dim() != 4)
     throw std::invalid_argument(std::string(op) + ": expected input [B, C, H, W] and weight [O, C, kh, kw], got " +
@@ -169,13 +171,14 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& bias_in, con
   const ConvGeom g = check_conv("conv2d", x_in, w_in, p);
   Tensor bias;
   if (bias_in.defined()) {
-    check_cpu("conv2d", bias_in);
+    check_same_device("conv2d", x_in, bias_in);
     check_same_dtype("conv2d", x_in, bias_in);
     if (bias_in.shape() != Shape{g.O})
       throw std::invalid_argument("conv2d: bias of shape " + shape_str(bias_in.shape()) + " for weight " +
                                   shape_str(w_in.shape()) + " (expected [" + std::to_string(g.O) + "])");
     bias = bias_in.contiguous();
   }
+  PM_ON_CUDA(x_in, return cuda::conv2d(x_in, w_in.contiguous(), bias, p));
   Tensor x = x_in.contiguous(), w = w_in.contiguous();
   Tensor out = Tensor::empty({g.B, g.O, g.Ho, g.Wo}, x.dtype(), x.device());
   dispatch_float(x.dtype(), "conv2d", [&](auto tag) {
@@ -189,12 +192,13 @@ Conv2dGrads conv2d_backward(const Tensor& grad_in, const Tensor& x_in, const Ten
                             const Conv2dParams& p, bool need_dx, bool need_dw) {
   const ConvGeom g = check_conv("conv2d_backward", x_in, w_in, p);
   check_defined("conv2d_backward", grad_in, "gradient");
-  check_cpu("conv2d_backward", grad_in);
+  check_same_device("conv2d_backward", x_in, grad_in);
   check_same_dtype("conv2d_backward", x_in, grad_in);
   const Shape out_shape{g.B, g.O, g.Ho, g.Wo};
   if (grad_in.shape() != out_shape)
     throw std::invalid_argument("conv2d_backward: gradient of shape " + shape_str(grad_in.shape()) +
                                 " for an output of shape " + shape_str(out_shape));
+  PM_ON_CUDA(x_in, return cuda::conv2d_backward(grad_in, x_in, w_in.contiguous(), has_bias, p, need_dx, need_dw));
   Tensor grad = grad_in.contiguous(), x = x_in.contiguous(), w = w_in.contiguous();
   Conv2dGrads r;
   if (need_dx) r.dx = Tensor::empty(x.shape(), x.dtype(), x.device());

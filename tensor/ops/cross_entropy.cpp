@@ -3,13 +3,17 @@
 //   loss_i = (1 - e) * (-log p_{i,t_i}) + e * mean_c(-log p_{i,c}),  loss = mean over rows t_i != ignore
 // With lse_i = log sum_c exp(x_ic) (max-subtracted), -log p_ic = lse_i - x_ic, so
 //   loss_i = lse_i - (1 - e) x_{i,t_i} - e mean_c(x_ic).
-// When every row is ignored the mean is 0/0 = NaN, as in PyTorch.
+// When every row is ignored the mean is 0/0 = NaN, as in PyTorch. CUDA tensors go to
+// tensor/cuda/cross_entropy.h once their targets pass the device-side check (same messages).
 #include <cmath>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "tensor/cpu/loops.h"
+#include "tensor/cuda/cross_entropy.h"
+#include "tensor/cuda/dispatch.h"
+#include "tensor/cuda/index.h"
 #include "tensor/ops/nn_ops.h"
 
 namespace tensor {
@@ -18,8 +22,7 @@ namespace {
 void check_ce(const char* op, const Tensor& logits, const Tensor& target, const CrossEntropyOptions& opt) {
   check_defined(op, logits, "logits");
   check_defined(op, target, "target");
-  check_cpu(op, logits);
-  check_cpu(op, target);
+  check_same_device(op, logits, target);
   if (logits.dim() != 2)
     throw std::invalid_argument(std::string(op) + ": expected logits [N, C], got " + shape_str(logits.shape()));
   if (logits.size(1) < 1)
@@ -35,6 +38,11 @@ void check_ce(const char* op, const Tensor& logits, const Tensor& target, const 
                                 std::to_string(opt.label_smoothing));
 }
 
+[[noreturn]] void throw_bad_target(const char* op, int64_t value, int64_t row, int64_t C) {
+  throw std::out_of_range(std::string(op) + ": target " + std::to_string(value) + " at row " + std::to_string(row) +
+                          " is out of range for " + std::to_string(C) + " classes");
+}
+
 // Reads the targets, throws on one out of range, and counts the rows that are not ignored.
 std::vector<int64_t> read_targets(const char* op, const Tensor& target, int64_t C, const CrossEntropyOptions& opt,
                                   int64_t& n_valid) {
@@ -44,13 +52,25 @@ std::vector<int64_t> read_targets(const char* op, const Tensor& target, int64_t 
   n_valid = 0;
   for (size_t i = 0; i < out.size(); ++i) {
     if (out[i] == opt.ignore_index) continue;
-    if (out[i] < 0 || out[i] >= C)
-      throw std::out_of_range(std::string(op) + ": target " + std::to_string(out[i]) + " at row " +
-                              std::to_string(i) + " is out of range for " + std::to_string(C) + " classes");
+    if (out[i] < 0 || out[i] >= C) throw_bad_target(op, out[i], static_cast<int64_t>(i), C);
     ++n_valid;
   }
   return out;
 }
+
+#if defined(PM_HAVE_CUDA)
+// The device-side twin of read_targets around a CUDA computation: the target check (which also
+// counts the valid rows, on the device) is queued first, then compute(n_valid), and only then does
+// the host wait for the check's verdict (one small copy back), so the GPU never idles for it.
+template <typename F>
+Tensor checked_on_cuda(const char* op, const Tensor& target, int64_t C, const CrossEntropyOptions& opt, F&& compute) {
+  const cuda::PendingIndexCheck check = cuda::start_index_check(target, C, true, opt.ignore_index);
+  Tensor out = compute(check.n_kept);
+  const cuda::IndexCheck bad = cuda::finish_index_check(check);
+  if (bad.first_bad >= 0) throw_bad_target(op, bad.value, bad.first_bad, C);
+  return out;
+}
+#endif
 
 // log sum_c exp(x_c) of one row, shifted by its maximum.
 template <typename T> double log_sum_exp(const T* x, int64_t C) {
@@ -67,6 +87,9 @@ template <typename T> double log_sum_exp(const T* x, int64_t C) {
 Tensor cross_entropy(const Tensor& logits_in, const Tensor& target, const CrossEntropyOptions& opt) {
   check_ce("cross_entropy", logits_in, target, opt);
   const int64_t N = logits_in.size(0), C = logits_in.size(1);
+  PM_ON_CUDA(logits_in, return checked_on_cuda("cross_entropy", target, C, opt, [&](const Tensor& n_valid) {
+               return cuda::cross_entropy(logits_in.contiguous(), target, n_valid, opt);
+             }));
   int64_t n_valid = 0;
   const std::vector<int64_t> t = read_targets("cross_entropy", target, C, opt, n_valid);
   Tensor logits = logits_in.contiguous();
@@ -103,11 +126,16 @@ Tensor cross_entropy_backward(const Tensor& grad, const Tensor& logits_in, const
                               const CrossEntropyOptions& opt) {
   check_ce("cross_entropy_backward", logits_in, target, opt);
   check_defined("cross_entropy_backward", grad, "gradient");
-  check_cpu("cross_entropy_backward", grad);
+  check_same_device("cross_entropy_backward", logits_in, grad);
   if (grad.numel() != 1)
     throw std::invalid_argument("cross_entropy_backward: expected a one-element gradient, got " +
                                 shape_str(grad.shape()));
   const int64_t N = logits_in.size(0), C = logits_in.size(1);
+  // On a GPU the gradient is read there, converted to the logits' dtype: no copy to the host.
+  PM_ON_CUDA(logits_in, return checked_on_cuda("cross_entropy_backward", target, C, opt, [&](const Tensor& n_valid) {
+               return cuda::cross_entropy_backward(grad.to(logits_in.dtype()), logits_in.contiguous(), target, n_valid,
+                                                   opt);
+             }));
   int64_t n_valid = 0;
   const std::vector<int64_t> t = read_targets("cross_entropy_backward", target, C, opt, n_valid);
   Tensor logits = logits_in.contiguous();

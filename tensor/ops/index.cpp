@@ -1,34 +1,45 @@
 // index.cpp: integer indexing on the CPU: index_select, gather, scatter_add, index_add and the
 // embedding lookup with its backward. Every index is bounds-checked before any kernel runs, and the
 // error names the op, the bad value and the valid range. Strided inputs and indices are read through
-// their strides (or made contiguous first where the kernel copies whole slices).
+// their strides (or made contiguous first where the kernel copies whole slices). CUDA tensors go to
+// tensor/cuda/index.h after the same argument checks; their indices are checked on the device and
+// a bad one throws the same message.
 #include "tensor/ops/index.h"
 
 #include <algorithm>
 #include <cstring>
 
 #include "tensor/cpu/loops.h"
+#include "tensor/cuda/dispatch.h"
+#include "tensor/cuda/index.h"
 #include "tensor/ops/creation.h"
 
 namespace tensor {
 namespace {
 
-void check_index_tensor(const char* op, const Tensor& idx) {
+// The index tensor: defined, int64, on the device of `data` (the tensor it indexes into).
+void check_index_tensor(const char* op, const Tensor& idx, const Tensor& data) {
   check_defined(op, idx, "index");
   if (idx.dtype() != DType::Int64)
     throw std::invalid_argument(std::string(op) + ": index tensor must be int64, got " + dtype_name(idx.dtype()) + " " +
                                 shape_str(idx.shape()));
-  check_cpu(op, idx);
+  check_same_device(op, data, idx);
+}
+
+[[noreturn]] void throw_out_of_range(const char* op, int64_t value, int64_t limit, const std::string& what) {
+  throw std::out_of_range(std::string(op) + ": index " + std::to_string(value) + " out of range [0, " +
+                          std::to_string(limit) + ") for " + what);
 }
 
 // Throws std::out_of_range naming the first index outside [0, limit); `what` says what it indexes.
+// CUDA indices are checked on the device (one small copy back, see tensor/cuda/index.h).
 void check_bounds(const char* op, const Tensor& idx, int64_t limit, const std::string& what) {
+  PM_ON_CUDA(idx, const cuda::IndexCheck bad = cuda::check_indices(idx, limit);
+             if (bad.first_bad >= 0) throw_out_of_range(op, bad.value, limit, what); return);
   Tensor c = idx.contiguous();
   const int64_t* p = c.data<int64_t>();
   for (int64_t i = 0, n = c.numel(); i < n; ++i)
-    if (p[i] < 0 || p[i] >= limit)
-      throw std::out_of_range(std::string(op) + ": index " + std::to_string(p[i]) + " out of range [0, " +
-                              std::to_string(limit) + ") for " + what);
+    if (p[i] < 0 || p[i] >= limit) throw_out_of_range(op, p[i], limit, what);
 }
 
 std::string dim_of(int64_t dim, const Tensor& x) {
@@ -82,20 +93,19 @@ Tensor index_select_impl(const char* op, const Tensor& x, int64_t dim, const std
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& idx) {
   const char* op = "index_select";
   check_defined(op, x);
-  check_cpu(op, x);
-  check_index_tensor(op, idx);
+  check_index_tensor(op, idx, x);
   if (x.dim() == 0) throw std::invalid_argument("index_select: input must have at least 1 dim, got a 0-d tensor");
   dim = wrap_dim(dim, x.dim(), op);
   if (idx.dim() != 1)
     throw std::invalid_argument("index_select: index must be 1-d, got shape " + shape_str(idx.shape()));
+  PM_ON_CUDA(x, check_bounds(op, idx, x.size(dim), dim_of(dim, x)); return cuda::index_select(x, dim, idx));
   return index_select_impl(op, x, dim, read_indices(op, idx, x.size(dim), dim_of(dim, x)));
 }
 
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& idx) {
   const char* op = "gather";
   check_defined(op, x);
-  check_cpu(op, x);
-  check_index_tensor(op, idx);
+  check_index_tensor(op, idx, x);
   if (idx.dim() != x.dim())
     throw std::invalid_argument("gather: index of shape " + shape_str(idx.shape()) + " must have as many dims as input of shape " +
                                 shape_str(x.shape()));
@@ -106,6 +116,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& idx) {
       throw std::invalid_argument("gather: index of shape " + shape_str(idx.shape()) + " is larger than input of shape " +
                                   shape_str(x.shape()) + " in dim " + std::to_string(d));
   check_bounds(op, idx, x.size(dim), dim_of(dim, x));
+  PM_ON_CUDA(x, return cuda::gather(x, dim, idx));
   Tensor out = Tensor::empty(idx.shape(), x.dtype(), x.device());
   if (out.numel() == 0) return out;
   // Iterate over the index's shape; x steps along every dim but `dim`, whose offset comes from idx.
@@ -132,10 +143,9 @@ Tensor scatter_add(const Tensor& base, int64_t dim, const Tensor& idx, const Ten
   const char* op = "scatter_add";
   check_defined(op, base, "base");
   check_defined(op, src, "source");
-  check_cpu(op, base);
   check_same_device(op, base, src);
   check_same_dtype(op, base, src);
-  check_index_tensor(op, idx);
+  check_index_tensor(op, idx, base);
   if (idx.dim() != base.dim() || src.dim() != base.dim())
     throw std::invalid_argument("scatter_add: base " + shape_str(base.shape()) + ", index " + shape_str(idx.shape()) +
                                 " and source " + shape_str(src.shape()) + " must have the same number of dims");
@@ -147,6 +157,7 @@ Tensor scatter_add(const Tensor& base, int64_t dim, const Tensor& idx, const Ten
                                   shape_str(src.shape()) + " or base " + shape_str(base.shape()) + " in dim " +
                                   std::to_string(d));
   check_bounds(op, idx, base.size(dim), dim_of(dim, base));
+  PM_ON_CUDA(base, return cuda::scatter_add(base, dim, idx, src));
   Tensor out = base.clone();
   if (idx.numel() == 0) return out;
   // Iterate over idx's shape with `dim` collapsed to 1; each task owns distinct out positions
@@ -178,10 +189,9 @@ Tensor index_add(const Tensor& base, int64_t dim, const Tensor& idx, const Tenso
   const char* op = "index_add";
   check_defined(op, base, "base");
   check_defined(op, src, "source");
-  check_cpu(op, base);
   check_same_device(op, base, src);
   check_same_dtype(op, base, src);
-  check_index_tensor(op, idx);
+  check_index_tensor(op, idx, base);
   if (base.dim() == 0) throw std::invalid_argument("index_add: base must have at least 1 dim, got a 0-d tensor");
   dim = wrap_dim(dim, base.dim(), op);
   if (idx.dim() != 1)
@@ -192,6 +202,8 @@ Tensor index_add(const Tensor& base, int64_t dim, const Tensor& idx, const Tenso
     throw std::invalid_argument("index_add: source of shape " + shape_str(src.shape()) + " does not match base " +
                                 shape_str(base.shape()) + " with " + std::to_string(idx.numel()) +
                                 " indices along dim " + std::to_string(dim) + " (expected " + shape_str(want) + ")");
+  PM_ON_CUDA(base, check_bounds(op, idx, base.size(dim), dim_of(dim, base));
+             return cuda::index_add(base, dim, idx, src));
   std::vector<int64_t> ids = read_indices(op, idx, base.size(dim), dim_of(dim, base));
   Tensor out = base.clone();
   if (src.numel() == 0) return out;
@@ -222,10 +234,11 @@ Tensor index_add(const Tensor& base, int64_t dim, const Tensor& idx, const Tenso
 Tensor embedding(const Tensor& weight, const Tensor& ids) {
   const char* op = "embedding";
   check_defined(op, weight, "weight");
-  check_cpu(op, weight);
-  check_index_tensor(op, ids);
+  check_index_tensor(op, ids, weight);
   if (weight.dim() != 2)
     throw std::invalid_argument("embedding: weight must be 2-d [num_embeddings, dim], got shape " + shape_str(weight.shape()));
+  PM_ON_CUDA(weight, check_bounds(op, ids, weight.size(0), "weight of shape " + shape_str(weight.shape()));
+             return cuda::embedding(weight, ids));
   std::vector<int64_t> v = read_indices(op, ids, weight.size(0), "weight of shape " + shape_str(weight.shape()));
   Shape out_shape = ids.shape();
   out_shape.push_back(weight.size(1));
@@ -235,8 +248,7 @@ Tensor embedding(const Tensor& weight, const Tensor& ids) {
 Tensor embedding_backward(const Tensor& grad, const Tensor& ids, int64_t num_embeddings, int64_t padding_idx) {
   const char* op = "embedding_backward";
   check_defined(op, grad, "grad");
-  check_cpu(op, grad);
-  check_index_tensor(op, ids);
+  check_index_tensor(op, ids, grad);
   if (grad.dim() != ids.dim() + 1 || !std::equal(ids.shape().begin(), ids.shape().end(), grad.shape().begin()))
     throw std::invalid_argument("embedding_backward: grad of shape " + shape_str(grad.shape()) +
                                 " does not match ids of shape " + shape_str(ids.shape()) + " (expected [*ids, D])");
@@ -245,6 +257,8 @@ Tensor embedding_backward(const Tensor& grad, const Tensor& ids, int64_t num_emb
   if (padding_idx >= num_embeddings)
     throw std::out_of_range("embedding_backward: padding_idx " + std::to_string(padding_idx) + " out of range [0, " +
                             std::to_string(num_embeddings) + ")");
+  PM_ON_CUDA(grad, check_bounds(op, ids, num_embeddings, std::to_string(num_embeddings) + " embeddings");
+             return cuda::embedding_backward(grad, ids, num_embeddings, padding_idx));
   std::vector<int64_t> v =
       read_indices(op, ids, num_embeddings, std::to_string(num_embeddings) + " embeddings");
   const int64_t D = grad.size(-1), n = static_cast<int64_t>(v.size());

@@ -1,15 +1,19 @@
-// linalg.cpp: matrix products on the CPU: matmul (torch.matmul semantics), mm and bmm. Every product
+// linalg.cpp: matrix products: matmul (torch.matmul semantics), mm and bmm. Every product
 // becomes a loop of GEMM calls over the broadcast batch, with no copies for the common layouts: a
 // row-major matrix and a transposed view (`.transpose(-1, -2)`) both reach the GEMM as pointer +
-// leading dimension + transpose flag, and a broadcast batch dim is just a zero batch stride.
+// leading dimension + transpose flag, and a broadcast batch dim is just a zero batch stride. On a GPU
+// the same classification feeds cuBLAS (tensor/cuda/linalg.h) instead of the CPU GEMM.
 #include "tensor/ops/linalg.h"
 
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "tensor/cpu/gemm.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/cuda/dispatch.h"
+#include "tensor/cuda/linalg.h"
 
 namespace tensor {
 namespace {
@@ -65,7 +69,55 @@ bool batch_stacks_rows(const Shape& batch, const Strides& bs, int64_t M, int64_t
   return true;
 }
 
-// out[b] = A[b] @ B[b] for every index b of `batch`; out is contiguous [batch..., M, N].
+#if defined(PM_HAVE_CUDA)
+// The CUDA form of the batch loop: the batch dims are coalesced (a dim merges into the next outer
+// one when A, B and out all step through both as one stride), the innermost remaining dim becomes
+// one strided-batched cuBLAS call (a broadcast operand has batch stride 0 there, which cuBLAS
+// accepts for A and B), and any outer dims left loop on the host, one call per index.
+template <typename T>
+void cuda_batched_product(const GemmLayout& la, const GemmLayout& lb, int64_t M, int64_t N, int64_t K, const T* a,
+                          const T* b, T* c, const Shape& batch, const Strides& as, const Strides& bs) {
+  struct Dim {
+    int64_t size, sa, sb, sc;
+  };
+  std::vector<Dim> dims;  // outermost first
+  int64_t sc = M * N;
+  std::vector<int64_t> cs(batch.size());
+  for (int64_t d = static_cast<int64_t>(batch.size()) - 1; d >= 0; --d) {
+    cs[d] = sc;
+    sc *= batch[d];
+  }
+  for (size_t d = 0; d < batch.size(); ++d) {
+    if (batch[d] == 1) continue;
+    if (!dims.empty()) {
+      Dim& last = dims.back();
+      if (last.sa == as[d] * batch[d] && last.sb == bs[d] * batch[d] && last.sc == cs[d] * batch[d]) {
+        last.size *= batch[d];
+        last.sa = as[d], last.sb = bs[d], last.sc = cs[d];
+        continue;
+      }
+    }
+    dims.push_back({batch[d], as[d], bs[d], cs[d]});
+  }
+  if (dims.empty()) dims.push_back({1, 0, 0, M * N});
+  const Dim inner = dims.back();
+  int64_t outer = 1;
+  for (size_t d = 0; d + 1 < dims.size(); ++d) outer *= dims[d].size;
+  for (int64_t i = 0; i < outer; ++i) {
+    int64_t rem = i, off_a = 0, off_b = 0, off_c = 0;
+    for (int64_t d = static_cast<int64_t>(dims.size()) - 2; d >= 0; --d) {
+      const int64_t idx = rem % dims[d].size;
+      rem /= dims[d].size;
+      off_a += idx * dims[d].sa, off_b += idx * dims[d].sb, off_c += idx * dims[d].sc;
+    }
+    cuda::gemm<T>(la.trans, lb.trans, M, N, K, T(1), a + off_a, la.ld, inner.sa, b + off_b, lb.ld, inner.sb, T(0),
+                  c + off_c, N, inner.sc, inner.size);
+  }
+}
+#endif
+
+// out[b] = A[b] @ B[b] for every index b of `batch`; out is contiguous [batch..., M, N]. On a GPU
+// the same layouts reach cuBLAS (tensor/cuda/linalg.h).
 template <typename T> void batched_product(Tensor A, Tensor B, const Shape& batch, const Tensor& out) {
   const int64_t M = A.size(-2), K = A.size(-1), N = B.size(-1);
   const GemmLayout la = matrix_layout(A), lb = matrix_layout(B);
@@ -79,9 +131,12 @@ template <typename T> void batched_product(Tensor A, Tensor B, const Shape& batc
   // [batch, L, d] activation x): a single taller GEMM does it all.
   const bool b_shared = std::all_of(bs.begin(), bs.end(), [](int64_t s) { return s == 0; });
   if (count == 1 || (b_shared && !la.trans && batch_stacks_rows(batch, as, M, la.ld))) {
+    PM_ON_CUDA(out, cuda::gemm<T>(la.trans, lb.trans, count * M, N, K, T(1), a, la.ld, 0, b, lb.ld, 0, T(0), c, N, 0, 1);
+               return);
     cpu::gemm<T>(la.trans, lb.trans, count * M, N, K, T(1), a, la.ld, b, lb.ld, T(0), c, N);
     return;
   }
+  PM_ON_CUDA(out, cuda_batched_product<T>(la, lb, M, N, K, a, b, c, batch, as, bs); return);
 
   auto run = [&](int64_t i0, int64_t i1) {
     std::vector<int64_t> idx(batch.size());
@@ -116,7 +171,6 @@ Tensor matmul_impl(const char* op, const Tensor& a, const Tensor& b) {
   if (!is_floating(a.dtype()))
     throw std::invalid_argument(name + ": expected float32 or float64 operands, got " + dtype_name(a.dtype()) +
                                 " shapes " + shapes_of(a, b));
-  check_cpu(op, a);
 
   // Promote vectors to matrices: a [K] as a [1, K] row, b [K] as a [K, 1] column; the added dims
   // leave the result at the end.

@@ -1,6 +1,6 @@
 // norms.cpp: RMSNorm and LayerNorm over the last dim on the CPU, forward and backward. Rows are
 // independent and run in parallel; per-row sums and the weight/bias gradients (summed over every
-// row) accumulate in double.
+// row) accumulate in double. CUDA tensors go to tensor/cuda/norms.h.
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "tensor/cpu/loops.h"
+#include "tensor/cuda/dispatch.h"
+#include "tensor/cuda/norms.h"
 #include "tensor/ops/nn_ops.h"
 
 namespace tensor {
@@ -21,7 +23,6 @@ struct RowsGeom {
 
 RowsGeom check_norm_input(const char* op, const Tensor& x) {
   check_defined(op, x, "input");
-  check_cpu(op, x);
   if (x.dim() < 1) throw std::invalid_argument(std::string(op) + ": input must have at least 1 dim, got a 0-d tensor");
   RowsGeom g;
   g.D = x.size(-1);
@@ -33,7 +34,7 @@ RowsGeom check_norm_input(const char* op, const Tensor& x) {
 // weight / bias: undefined, or [D] of x's dtype. Returns a contiguous copy (or undefined).
 Tensor check_param(const char* op, const char* what, const Tensor& t, const Tensor& x) {
   if (!t.defined()) return t;
-  check_cpu(op, t);
+  check_same_device(op, x, t);
   check_same_dtype(op, x, t);
   if (t.shape() != Shape{x.size(-1)})
     throw std::invalid_argument(std::string(op) + ": " + what + " of shape " + shape_str(t.shape()) +
@@ -43,7 +44,7 @@ Tensor check_param(const char* op, const char* what, const Tensor& t, const Tens
 
 void check_grad(const char* op, const Tensor& grad, const Tensor& x) {
   check_defined(op, grad, "gradient");
-  check_cpu(op, grad);
+  check_same_device(op, x, grad);
   check_same_dtype(op, x, grad);
   if (grad.shape() != x.shape())
     throw std::invalid_argument(std::string(op) + ": gradient of shape " + shape_str(grad.shape()) +
@@ -52,7 +53,7 @@ void check_grad(const char* op, const Tensor& grad, const Tensor& x) {
 
 void check_stat(const char* op, const char* what, const Tensor& t, const Tensor& x, const RowsGeom& g) {
   check_defined(op, t, what);
-  check_cpu(op, t);
+  check_same_device(op, x, t);
   check_same_dtype(op, x, t);
   if (t.shape() != g.stat_shape)
     throw std::invalid_argument(std::string(op) + ": " + what + " of shape " + shape_str(t.shape()) +
@@ -94,6 +95,7 @@ NormForward rms_norm(const Tensor& x_in, const Tensor& weight_in, double eps) {
   const RowsGeom g = check_norm_input("rms_norm", x_in);
   Tensor weight = check_param("rms_norm", "weight", weight_in, x_in);
   Tensor x = x_in.contiguous();
+  PM_ON_CUDA(x, return cuda::rms_norm(x, weight, eps));
   NormForward r;
   r.y = Tensor::empty(x.shape(), x.dtype(), x.device());
   r.rstd = Tensor::empty(g.stat_shape, x.dtype(), x.device());
@@ -130,6 +132,7 @@ NormGrads rms_norm_backward(const Tensor& grad_in, const Tensor& x_in, const Ten
   check_stat("rms_norm_backward", "rstd", rstd_in, x_in, g);
   Tensor weight = check_param("rms_norm_backward", "weight", weight_in, x_in);
   Tensor x = x_in.contiguous(), grad = grad_in.contiguous(), rstd = rstd_in.contiguous();
+  PM_ON_CUDA(x, return cuda::rms_norm_backward(grad, x, weight, rstd));
   NormGrads r;
   r.dx = Tensor::empty(x.shape(), x.dtype(), x.device());
   dispatch_float(x.dtype(), "rms_norm_backward", [&](auto tag) {
@@ -171,6 +174,7 @@ NormForward layer_norm(const Tensor& x_in, const Tensor& weight_in, const Tensor
   Tensor weight = check_param("layer_norm", "weight", weight_in, x_in);
   Tensor bias = check_param("layer_norm", "bias", bias_in, x_in);
   Tensor x = x_in.contiguous();
+  PM_ON_CUDA(x, return cuda::layer_norm(x, weight, bias, eps));
   NormForward r;
   r.y = Tensor::empty(x.shape(), x.dtype(), x.device());
   r.mean = Tensor::empty(g.stat_shape, x.dtype(), x.device());
@@ -218,6 +222,7 @@ NormGrads layer_norm_backward(const Tensor& grad_in, const Tensor& x_in, const T
   check_stat("layer_norm_backward", "rstd", rstd_in, x_in, g);
   Tensor weight = check_param("layer_norm_backward", "weight", weight_in, x_in);
   Tensor x = x_in.contiguous(), grad = grad_in.contiguous(), mean = mean_in.contiguous(), rstd = rstd_in.contiguous();
+  PM_ON_CUDA(x, return cuda::layer_norm_backward(grad, x, weight, mean, rstd, has_bias));
   NormGrads r;
   r.dx = Tensor::empty(x.shape(), x.dtype(), x.device());
   dispatch_float(x.dtype(), "layer_norm_backward", [&](auto tag) {

@@ -1,0 +1,25 @@
+// cross_entropy.h: the CUDA kernels behind tensor::cross_entropy and cross_entropy_backward
+// (tensor/ops/cross_entropy.cpp). One fused pass over each row of logits computes the running
+// max and sum of exponentials (online softmax), the sum of logits for label smoothing and the
+// target logit; the mean over valid rows is a second, one-block kernel adding the row losses in
+// order, divided by the valid-row count that the target check left on the device. The backward
+// recomputes each row's log-sum-exp and writes (softmax - q) * g / n_valid; its grid keeps few
+// enough rows in flight that the second read of a row comes from L2, and that second read and the
+// gradient's writes carry the streaming (evict-first) hint so they do not push other rows out.
+// Targets are checked by the op file (tensor/cuda/index.h: start_index_check before these,
+// finish_index_check after). Declared in every build, defined only in CUDA builds.
+#pragma once
+#include "tensor/ops/nn_ops.h"
+#include "tensor/tensor.h"
+
+namespace tensor::cuda {
+
+// logits [N, C] contiguous, target [N] int64 (any stride), n_valid a 0-d int64 device tensor (rows
+// whose target is not ignore_index). Out-of-range targets read no memory (their rows give NaN), so
+// the op may queue these before it waits for the target check.
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& n_valid, const CrossEntropyOptions& opt);
+// grad: a one-element device tensor of logits' dtype.
+Tensor cross_entropy_backward(const Tensor& grad, const Tensor& logits, const Tensor& target, const Tensor& n_valid,
+                              const CrossEntropyOptions& opt);
+
+}  // namespace tensor::cuda
