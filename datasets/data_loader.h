@@ -7,6 +7,8 @@
 // i's random draws come from Rng::for_example(seed, epoch, i); neither depends on which thread
 // makes a batch, so the batches are the same for any worker count (0 included).
 //
+// One thread drives a loader (start_epoch, next); the workers are its own.
+//
 // Target device: with a CUDA target and a usable GPU, batches are collated into pinned host memory
 // (tensor::cuda::pinned_empty) and copied to the GPU in next(), on the calling thread. With a CPU
 // target, or when no GPU answers (tensor::cuda::available() is false), nothing is pinned and

@@ -1,6 +1,6 @@
-// transforms_test.cpp: the image transforms' arithmetic (bilinear against values worked out by hand
-// and torch.nn.functional.interpolate's), torchvision's crop placement rules, seeded randomness,
-// and argument errors.
+// transforms_test.cpp: the image transforms' arithmetic (bilinear resizing and center cropping
+// against torch.nn.functional.interpolate and torchvision, values checked by
+// tests/reference/check_transforms_torch.py), seeded randomness, and argument errors.
 #include "datasets/transforms.h"
 #include "datasets_test_util.h"
 
