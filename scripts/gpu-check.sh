@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # gpu-check.sh: builds with CUDA and runs, on a machine with an NVIDIA GPU, the whole test suite,
 # compute-sanitizer (memcheck, racecheck) over the CUDA tests, and the benchmarks. Logs go to
-# $OUT (default ./gpu-check-out). Header-only dependencies may come from a prefix given as
+# $OUT (default ./gpu-check-out). PM_SANITIZE=0 skips the sanitizers, PM_BENCH=0 the benchmarks,
+# PM_BENCH_ONLY=a,b runs only those bench sections. Header-only dependencies may come from a prefix given as
 # PM_PREFIX (e.g. a folder holding usr/include/{nlohmann,CLI,stb} and usr/share/cmake/...).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +35,8 @@ if [ "${PM_SANITIZE:-1}" = 1 ] && [ -x "$sanitizer" ]; then
 fi
 
 if [ "${PM_BENCH:-1}" = 1 ]; then
-  "$build/apps/bench/bench" > "$out/bench.log" 2>&1
+  bench_args=()
+  [ -n "${PM_BENCH_ONLY:-}" ] && bench_args=(--only "$PM_BENCH_ONLY")
+  "$build/apps/bench/bench" "${bench_args[@]}" > "$out/bench.log" 2>&1
   echo "bench exit $?"; tail -3 "$out/bench.log"
 fi

@@ -160,13 +160,14 @@ TEST_F(SafetensorsTest, WritesBFloat16TensorsAsBF16) {
   EXPECT_EQ(back.to_vector(), (std::vector<double>{1.5, -2.25}));
 }
 
-// Written by tests/reference/make_safetensors_fixture.py (numpy + struct, in the reference
-// library's layout: metadata first, tensors ordered by element size, compact JSON).
-TEST_F(SafetensorsTest, ReadsPythonWrittenFile) {
-  SafetensorsFile f(pm_test::data_path("python_written.safetensors"));
+// The tensors of tests/reference/make_safetensors_fixture.py (and make_safetensors_lib_fixture.py,
+// which writes the same values through the Python safetensors library), checked value by value.
+void check_fixture_file(const std::string& file, const std::string& source) {
+  SCOPED_TRACE(file);
+  SafetensorsFile f(pm_test::data_path(file));
   EXPECT_EQ(f.size(), 15u);
   EXPECT_EQ(f.metadata().at("format"), "pt");
-  EXPECT_EQ(f.metadata().at("source"), "make_safetensors_fixture.py");
+  EXPECT_EQ(f.metadata().at("source"), source);
 
   Tensor w = f.load("weight.f32");
   EXPECT_EQ(w.dtype(), DType::Float32);
@@ -216,6 +217,16 @@ TEST_F(SafetensorsTest, ReadsPythonWrittenFile) {
   EXPECT_TRUE(pm_test::throws_with([&] { f.load("big.u64"); }, {"tensor 'big.u64'", "dtype U64 cannot be loaded"}));
   EXPECT_TRUE(pm_test::throws_with([&] { f.dtype("big.u64"); }, {"dtype U64 cannot be loaded"}));
   EXPECT_TRUE(pm_test::throws_with([&] { f.load_all(); }, {"dtype U64 cannot be loaded"}));
+}
+
+// Written by make_safetensors_fixture.py (numpy + struct, in the reference library's layout:
+// metadata first, tensors ordered by element size, compact JSON), independently of our writer.
+TEST_F(SafetensorsTest, ReadsPythonWrittenFile) { check_fixture_file("python_written.safetensors", "make_safetensors_fixture.py"); }
+
+// Written by the Python safetensors library itself (safetensors.torch.save_file, on the GPU machine
+// where it is installed): make_safetensors_lib_fixture.py.
+TEST_F(SafetensorsTest, ReadsFileWrittenByTheSafetensorsLibrary) {
+  check_fixture_file("safetensors_lib_written.safetensors", "make_safetensors_lib_fixture.py");
 }
 
 TEST_F(SafetensorsTest, MissingTensorNameOnLookup) {
