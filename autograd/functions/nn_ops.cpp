@@ -49,11 +49,13 @@ struct LayerNormBackward final : Node {
 };
 
 struct CrossEntropyBackward final : Node {
-  Tensor logits, target;
+  Tensor logits, target, row_lse;  // row_lse: the forward's per-row log-sum-exp, so the backward reads logits once
   T::CrossEntropyOptions opt;
   const char* name() const override { return "cross_entropy"; }
-  std::vector<Tensor> backward(const Tensor& g) override { return {T::cross_entropy_backward(g, logits, target, opt)}; }
-  void release_saved() override { logits = target = Tensor(); }
+  std::vector<Tensor> backward(const Tensor& g) override {
+    return {T::cross_entropy_backward(g, logits, target, opt, row_lse)};
+  }
+  void release_saved() override { logits = target = row_lse = Tensor(); }
 };
 
 const Tensor& data_or_none(const Variable& v) {
@@ -97,9 +99,9 @@ Variable layer_norm(const Variable& x, const Variable& weight, const Variable& b
 }
 
 Variable cross_entropy(const Variable& logits, const Tensor& target, const T::CrossEntropyOptions& opt) {
-  Tensor loss = T::cross_entropy(data_or_none(logits), target, opt);
-  if (!needs_grad({logits})) return Variable(loss);
+  if (!needs_grad({logits})) return Variable(T::cross_entropy(data_or_none(logits), target, opt));
   auto n = std::make_shared<CrossEntropyBackward>();
+  Tensor loss = T::cross_entropy(logits.data(), target, opt, &n->row_lse);
   n->logits = logits.data();
   n->target = target;
   n->opt = opt;

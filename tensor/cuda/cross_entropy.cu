@@ -102,7 +102,7 @@ __device__ __forceinline__ void row_partials(const T* __restrict__ xr, int64_t C
 template <typename T, int V, bool kWarp>
 __global__ void __launch_bounds__(max_threads<T>())
     ce_forward_kernel(const T* __restrict__ logits, const int64_t* __restrict__ target, int64_t tstride, int64_t N,
-                      int64_t C, int64_t ignore, T e, double* __restrict__ row_loss) {
+                      int64_t C, int64_t ignore, T e, double* __restrict__ row_loss, T* __restrict__ lse_out) {
   __shared__ T sm[32], ss[32];
   const RowGroup<kWarp> grp;
   const int64_t first = static_cast<int64_t>(grp.lane) * V, step = static_cast<int64_t>(grp.size) * V;
@@ -110,7 +110,10 @@ __global__ void __launch_bounds__(max_threads<T>())
   for (int64_t row = grp.first; row < N; row += grp.step) {
     const int64_t t = target[row * tstride];
     if (t == ignore) {
-      if (grp.lane == 0) row_loss[row] = 0.0;
+      if (grp.lane == 0) {
+        row_loss[row] = 0.0;
+        if (lse_out) lse_out[row] = T(0);
+      }
       continue;
     }
     const T* xr = logits + row * C;
@@ -120,6 +123,7 @@ __global__ void __launch_bounds__(max_threads<T>())
     if (smooth) sx = grp.sum(sx, sm);
     if (grp.lane == 0) {
       const T lse = m + d_log(s);
+      if (lse_out) lse_out[row] = lse;
       // a target out of range (the op throws once the check it queued first reports back) reads nothing
       const T xt = t >= 0 && t < C ? xr[t] : std::numeric_limits<T>::quiet_NaN();
       T loss = (T(1) - e) * (lse - xt);
@@ -144,7 +148,7 @@ template <typename T, int V, bool kWarp>
 __global__ void __launch_bounds__(max_threads<T>())
     ce_backward_kernel(const T* __restrict__ logits, const int64_t* __restrict__ target, int64_t tstride, int64_t N,
                        int64_t C, int64_t ignore, T e, const T* __restrict__ grad, const int64_t* __restrict__ n_valid,
-                       T* __restrict__ dx) {
+                       const T* __restrict__ lse_in, T* __restrict__ dx) {
   __shared__ T sm[32], ss[32];
   const RowGroup<kWarp> grp;
   const int64_t first = static_cast<int64_t>(grp.lane) * V, step = static_cast<int64_t>(grp.size) * V;
@@ -162,10 +166,15 @@ __global__ void __launch_bounds__(max_threads<T>())
       continue;
     }
     const T* xr = logits + row * C;
-    T m, s, sx;
-    row_partials<T, V>(xr, C, first, step, false, m, s, sx);
-    group_max_sum<T, kWarp>(m, s, sm, ss);
-    const T lse = m + d_log(s);
+    T lse;
+    if (lse_in) {
+      lse = lse_in[row];  // the forward's: the loop below is then the only read of the row
+    } else {
+      T m, s, sx;
+      row_partials<T, V>(xr, C, first, step, false, m, s, sx);
+      group_max_sum<T, kWarp>(m, s, sm, ss);
+      lse = m + d_log(s);
+    }
     constexpr int kUnroll = unroll<T>();
     for (int64_t base = first; base < C; base += step * kUnroll) {
       Vec<T, V> xv[kUnroll];
@@ -237,9 +246,11 @@ void launch_rows(int64_t N, int64_t C, const void* in, const void* out, int64_t 
 
 }  // namespace
 
-Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& n_valid, const CrossEntropyOptions& opt) {
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& n_valid, const CrossEntropyOptions& opt,
+                     Tensor* row_lse) {
   const int64_t N = logits.size(0), C = logits.size(1);
   Tensor out = Tensor::empty({}, logits.dtype(), logits.device());
+  if (row_lse) *row_lse = Tensor::empty({N}, logits.dtype(), logits.device());
   Tensor row_loss = Tensor::empty({std::max<int64_t>(N, 1)}, DType::Float64, logits.device());
   dispatch_float(logits.dtype(), "cross_entropy", [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -249,7 +260,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& n
       launch_rows<T>(N, C, xp, nullptr, N, 512, [&](auto v, auto warp, unsigned blocks, int threads) {
         ce_forward_kernel<T, decltype(v)::value, decltype(warp)::value><<<blocks, threads>>>(
             xp, target.data<int64_t>(), target.stride(0), N, C, opt.ignore_index, static_cast<T>(opt.label_smoothing),
-            row_loss.data<double>());
+            row_loss.data<double>(), row_lse ? row_lse->data<T>() : nullptr);
         PM_CUDA_LAUNCH_CHECK("cross_entropy");
       });
     ce_mean_kernel<T><<<1, 1024>>>(row_loss.data<double>(), N, n_valid.data<int64_t>(), out.data<T>());
@@ -259,7 +270,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& n
 }
 
 Tensor cross_entropy_backward(const Tensor& grad, const Tensor& logits, const Tensor& target, const Tensor& n_valid,
-                              const CrossEntropyOptions& opt) {
+                              const CrossEntropyOptions& opt, const Tensor& row_lse) {
   const int64_t N = logits.size(0), C = logits.size(1);
   Tensor dx = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
   if (N == 0) return dx;
@@ -271,11 +282,14 @@ Tensor cross_entropy_backward(const Tensor& grad, const Tensor& logits, const Te
     const int64_t row_bytes = C * static_cast<int64_t>(sizeof(T));
     // (measured on an H100 at (8192, 50280): with the streaming hints of the second pass, L2 serves
     // every second read; without them DRAM reads grew by half)
-    const int64_t in_flight = std::max<int64_t>(num_sms(), static_cast<int64_t>(l2_bytes() / 2) / row_bytes);
+    // With the forward's log-sum-exp there is no second read, so no cap.
+    const T* lp = row_lse.defined() ? row_lse.data<T>() : nullptr;
+    const int64_t in_flight =
+        lp ? N : std::max<int64_t>(num_sms(), static_cast<int64_t>(l2_bytes() / 2) / row_bytes);
     launch_rows<T>(N, C, xp, dp, in_flight, 512, [&](auto v, auto warp, unsigned blocks, int threads) {
       ce_backward_kernel<T, decltype(v)::value, decltype(warp)::value><<<blocks, threads>>>(
           xp, target.data<int64_t>(), target.stride(0), N, C, opt.ignore_index, static_cast<T>(opt.label_smoothing),
-          grad.data<T>(), n_valid.data<int64_t>(), dp);
+          grad.data<T>(), n_valid.data<int64_t>(), lp, dp);
       PM_CUDA_LAUNCH_CHECK("cross_entropy_backward");
     });
   });

@@ -14,6 +14,7 @@
 #include "tensor/cuda/cross_entropy.h"
 #include "tensor/cuda/dispatch.h"
 #include "tensor/cuda/index.h"
+#include "tensor/ops/creation.h"
 #include "tensor/ops/nn_ops.h"
 
 namespace tensor {
@@ -84,26 +85,29 @@ template <typename T> double log_sum_exp(const T* x, int64_t C) {
 
 }  // namespace
 
-Tensor cross_entropy(const Tensor& logits_in, const Tensor& target, const CrossEntropyOptions& opt) {
+Tensor cross_entropy(const Tensor& logits_in, const Tensor& target, const CrossEntropyOptions& opt, Tensor* row_lse) {
   check_ce("cross_entropy", logits_in, target, opt);
   const int64_t N = logits_in.size(0), C = logits_in.size(1);
   PM_ON_CUDA(logits_in, return checked_on_cuda("cross_entropy", target, C, opt, [&](const Tensor& n_valid) {
-               return cuda::cross_entropy(logits_in.contiguous(), target, n_valid, opt);
+               return cuda::cross_entropy(logits_in.contiguous(), target, n_valid, opt, row_lse);
              }));
   int64_t n_valid = 0;
   const std::vector<int64_t> t = read_targets("cross_entropy", target, C, opt, n_valid);
   Tensor logits = logits_in.contiguous();
   Tensor out = Tensor::empty({}, logits.dtype(), logits.device());
+  if (row_lse) *row_lse = zeros({N}, logits.dtype());
   const double e = opt.label_smoothing;
   dispatch_float(logits.dtype(), "cross_entropy", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* xp = logits.data<T>();
+    T* lp = row_lse ? row_lse->data<T>() : nullptr;
     std::vector<double> row_loss(static_cast<size_t>(N), 0.0);
     cpu::parallel_for(N, 2 * C, [&](int64_t r0, int64_t r1) {
       for (int64_t i = r0; i < r1; ++i) {
         if (t[i] == opt.ignore_index) continue;
         const T* x = xp + i * C;
         const double lse = log_sum_exp(x, C);
+        if (lp) lp[i] = static_cast<T>(lse);
         double loss = (1.0 - e) * (lse - x[t[i]]);
         if (e != 0.0) {
           double s = 0;
@@ -123,7 +127,7 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& target, const CrossE
 // dL/dx_ic = (softmax(x_i)_c - q_ic) * g / n_valid with q_i = (1 - e) onehot(t_i) + e / C; ignored
 // rows (and every row when all are ignored) get 0.
 Tensor cross_entropy_backward(const Tensor& grad, const Tensor& logits_in, const Tensor& target,
-                              const CrossEntropyOptions& opt) {
+                              const CrossEntropyOptions& opt, const Tensor& row_lse_in) {
   check_ce("cross_entropy_backward", logits_in, target, opt);
   check_defined("cross_entropy_backward", grad, "gradient");
   check_same_device("cross_entropy_backward", logits_in, grad);
@@ -131,10 +135,19 @@ Tensor cross_entropy_backward(const Tensor& grad, const Tensor& logits_in, const
     throw std::invalid_argument("cross_entropy_backward: expected a one-element gradient, got " +
                                 shape_str(grad.shape()));
   const int64_t N = logits_in.size(0), C = logits_in.size(1);
+  Tensor row_lse;
+  if (row_lse_in.defined()) {
+    check_same_device("cross_entropy_backward", logits_in, row_lse_in);
+    if (row_lse_in.shape() != Shape{N})
+      throw std::invalid_argument("cross_entropy_backward: row_lse of shape " + shape_str(row_lse_in.shape()) +
+                                  " for logits " + shape_str(logits_in.shape()) + " (expected [" + std::to_string(N) +
+                                  "])");
+    row_lse = row_lse_in.to(logits_in.dtype()).contiguous();
+  }
   // On a GPU the gradient is read there, converted to the logits' dtype: no copy to the host.
   PM_ON_CUDA(logits_in, return checked_on_cuda("cross_entropy_backward", target, C, opt, [&](const Tensor& n_valid) {
                return cuda::cross_entropy_backward(grad.to(logits_in.dtype()), logits_in.contiguous(), target, n_valid,
-                                                   opt);
+                                                   opt, row_lse);
              }));
   int64_t n_valid = 0;
   const std::vector<int64_t> t = read_targets("cross_entropy_backward", target, C, opt, n_valid);
@@ -145,6 +158,7 @@ Tensor cross_entropy_backward(const Tensor& grad, const Tensor& logits_in, const
   dispatch_float(logits.dtype(), "cross_entropy_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* xp = logits.data<T>();
+    const T* lp = row_lse.defined() ? row_lse.data<T>() : nullptr;
     T* dp = dx.data<T>();
     cpu::parallel_for(N, 3 * C, [&](int64_t r0, int64_t r1) {
       for (int64_t i = r0; i < r1; ++i) {
@@ -154,7 +168,7 @@ Tensor cross_entropy_backward(const Tensor& grad, const Tensor& logits_in, const
           for (int64_t c = 0; c < C; ++c) d[c] = T(0);
           continue;
         }
-        const double lse = log_sum_exp(x, C);
+        const double lse = lp ? static_cast<double>(lp[i]) : log_sum_exp(x, C);
         for (int64_t c = 0; c < C; ++c) {
           const double q = (c == t[i] ? 1.0 - e : 0.0) + e / C;
           d[c] = static_cast<T>((std::exp(x[c] - lse) - q) * scale);

@@ -43,9 +43,13 @@ struct CrossEntropyOptions {
   int64_t ignore_index = -100;
   double label_smoothing = 0.0;
 };
-Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& opt = {});
-// dL/dlogits given the upstream scalar gradient grad (0-d).
+// With `row_lse`, also returns each row's log-sum-exp [N] (logits' dtype; 0 for ignored rows), which
+// lets the backward read the logits once instead of recomputing it.
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& opt = {},
+                     Tensor* row_lse = nullptr);
+// dL/dlogits given the upstream scalar gradient grad (0-d); `row_lse` is the forward's (recomputed
+// when undefined).
 Tensor cross_entropy_backward(const Tensor& grad, const Tensor& logits, const Tensor& target,
-                              const CrossEntropyOptions& opt = {});
+                              const CrossEntropyOptions& opt = {}, const Tensor& row_lse = Tensor());
 
 }  // namespace tensor

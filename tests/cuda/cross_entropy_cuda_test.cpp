@@ -56,6 +56,13 @@ void check(int64_t N, int64_t C, DType dt, const CrossEntropyOptions& o, int64_t
   const Tensor dwant = tensor::cross_entropy_backward(g, x, t, o);
   const Tensor dgot = tensor::cross_entropy_backward(cuda(g), gx, gt, o);
   EXPECT_TRUE(matches_cpu(dgot, dwant, tol(dt), tol(dt) / static_cast<double>(N)));
+  // the training path: the forward's row log-sum-exp handed to the backward
+  Tensor lse_want, lse_got;
+  tensor::cross_entropy(x, t, o, &lse_want);
+  tensor::cross_entropy(gx, gt, o, &lse_got);
+  EXPECT_TRUE(matches_cpu(lse_got, lse_want, tol(dt), tol(dt)));
+  EXPECT_TRUE(matches_cpu(tensor::cross_entropy_backward(cuda(g), gx, gt, o, lse_got), dwant, tol(dt),
+                          tol(dt) / static_cast<double>(N)));
 }
 
 TEST(CrossEntropyCuda, MatchesCpuAtEveryRowShape) {

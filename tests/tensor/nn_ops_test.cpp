@@ -495,6 +495,33 @@ TEST(CrossEntropy, NonContiguousLogitsAndTargets) {
                                      tensor::cross_entropy_backward(G, x.contiguous(), t.contiguous()), 1e-15, 1e-15));
 }
 
+// The forward's per-row log-sum-exp (0 for ignored rows) and the backward that reuses it agree with
+// the direct formula and with the backward that recomputes it.
+TEST(CrossEntropy, RowLogSumExpFeedsTheBackward) {
+  tensor::Generator gen(31);
+  const Tensor x = tensor::randn({6, 9}, DType::Float64, &gen, 0.0, 3.0);
+  const Tensor t = tensor::from_vector<int64_t>({1, -100, 8, 0, 4, -100}, {6});
+  Tensor lse;
+  const Tensor loss = tensor::cross_entropy(x, t, {-100, 0.2}, &lse);
+  ASSERT_EQ(lse.shape(), (Shape{6}));
+  const std::vector<double> xv = x.to_vector(), lv = lse.to_vector(), tv = t.to_vector();
+  for (int i = 0; i < 6; ++i) {
+    double m = -1e300, s = 0;
+    for (int c = 0; c < 9; ++c) m = std::max(m, xv[i * 9 + c]);
+    for (int c = 0; c < 9; ++c) s += std::exp(xv[i * 9 + c] - m);
+    EXPECT_NEAR(lv[i], tv[i] == -100 ? 0.0 : m + std::log(s), 1e-12) << "row " << i;
+  }
+  const Tensor g = tensor::scalar_tensor(1.3, DType::Float64);
+  const Tensor with = tensor::cross_entropy_backward(g, x, t, {-100, 0.2}, lse);
+  const Tensor without = tensor::cross_entropy_backward(g, x, t, {-100, 0.2});
+  const std::vector<double> a = with.to_vector(), b = without.to_vector();
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-15) << i;
+  EXPECT_TRUE(pm_test::throws_with(
+      [&] { tensor::cross_entropy_backward(g, x, t, {}, tensor::zeros({5}, DType::Float64)); },
+      {"cross_entropy_backward: row_lse of shape [5]", "expected [6]"}));
+  (void)loss;
+}
+
 TEST(CrossEntropy, ErrorsNameTheOpShapesAndBadTarget) {
   Tensor x = tensor::zeros({3, 4});
   EXPECT_TRUE(pm_test::throws_with([&] { tensor::cross_entropy(x, targets({0, 7, 1})); },
