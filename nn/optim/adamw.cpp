@@ -15,11 +15,6 @@ namespace {
 std::map<std::string, double> adamw_defaults(const AdamWOptions& o) {
   return {{"beta1", o.beta1}, {"beta2", o.beta2}, {"eps", o.eps}};
 }
-std::vector<ParamGroup> one_group(const std::vector<Variable>& params) {
-  ParamGroup g;
-  g.params = params;
-  return {g};
-}
 }  // namespace
 
 AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& d)
@@ -27,7 +22,7 @@ AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& d)
   validate_all();
 }
 
-AdamW::AdamW(const std::vector<Variable>& params, const AdamWOptions& d) : AdamW(one_group(params), d) {}
+AdamW::AdamW(const std::vector<Variable>& params, const AdamWOptions& d) : AdamW(single_group(params), d) {}
 
 void AdamW::validate_group(const ParamGroup& g, size_t index) const {
   const double b1 = g.options.at("beta1"), b2 = g.options.at("beta2"), eps = g.options.at("eps");

@@ -76,6 +76,12 @@ class Optimizer {
   ParamState& state(size_t group, size_t index) { return state_[group][index]; }
   // The buffers a parameter of group `g` has after its first update (for load checks).
   virtual std::vector<std::string> buffer_names(const ParamGroup& g) const = 0;
+  // One group holding `params` with the optimizer's defaults (the plain-list constructors).
+  static std::vector<ParamGroup> single_group(const std::vector<Variable>& params) {
+    ParamGroup g;
+    g.params = params;
+    return {g};
+  }
   // Throws std::invalid_argument for bad hyperparameters of group `index`.
   virtual void validate_group(const ParamGroup& g, size_t index) const = 0;
   void validate_all() const;

@@ -13,11 +13,6 @@ namespace {
 std::map<std::string, double> sgd_defaults(const SGDOptions& o) {
   return {{"momentum", o.momentum}, {"dampening", o.dampening}, {"nesterov", o.nesterov ? 1.0 : 0.0}};
 }
-std::vector<ParamGroup> one_group(const std::vector<Variable>& params) {
-  ParamGroup g;
-  g.params = params;
-  return {g};
-}
 }  // namespace
 
 SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& d)
@@ -25,7 +20,7 @@ SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& d)
   validate_all();
 }
 
-SGD::SGD(const std::vector<Variable>& params, const SGDOptions& d) : SGD(one_group(params), d) {}
+SGD::SGD(const std::vector<Variable>& params, const SGDOptions& d) : SGD(single_group(params), d) {}
 
 void SGD::validate_group(const ParamGroup& g, size_t index) const {
   const double momentum = g.options.at("momentum"), dampening = g.options.at("dampening"),
