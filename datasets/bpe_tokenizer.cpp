@@ -125,7 +125,7 @@ std::shared_ptr<BpeTokenizer> BpeTokenizer::parse(const nlohmann::json& j, const
       tok.single_word = a.value("single_word", false);
       tok.lstrip = a.value("lstrip", false);
       tok.rstrip = a.value("rstrip", false);
-      tok.normalized = a.value("normalized", false);
+      tok.normalized = a.value("normalized", !tok.special);  // tokenizers' default
       t->vocab_[tok.content] = tok.id;
       max_id = std::max(max_id, tok.id);
       t->added_.push_back(tok);
@@ -136,6 +136,7 @@ std::shared_ptr<BpeTokenizer> BpeTokenizer::parse(const nlohmann::json& j, const
   for (const auto& kv : t->vocab_) t->id_to_token_[kv.second] = kv.first;
   t->is_added_.assign(t->vocab_size_, false);
   t->is_special_.assign(t->vocab_size_, false);
+  for (const auto& a : t->added_) (a.normalized ? t->normalized_added_ : t->raw_added_).push_back(&a);
   for (const auto& a : t->added_) {
     t->id_to_token_[a.id] = a.content;
     t->is_added_[a.id] = true;
@@ -279,9 +280,9 @@ void BpeTokenizer::encode_word(const std::string& word, std::vector<int64_t>& ou
   cache_.emplace(word, std::move(ids));
 }
 
-void BpeTokenizer::encode_ordinary(const std::string& segment, std::vector<int64_t>& out) const {
+void BpeTokenizer::encode_normalized(const std::string& segment, std::vector<int64_t>& out) const {
   if (segment.empty()) return;
-  std::string text = nfc_ ? nfc(segment) : segment;
+  std::string text = segment;
   if (add_prefix_space_ && text[0] != ' ') text.insert(text.begin(), ' ');
   if (!use_regex_) {
     encode_word(text, out);
@@ -290,46 +291,70 @@ void BpeTokenizer::encode_ordinary(const std::string& segment, std::vector<int64
   for (const auto& [b, e] : byte_level_split(text)) encode_word(text.substr(b, e - b), out);
 }
 
-std::vector<int64_t> BpeTokenizer::encode(const std::string& text) const {
-  std::vector<int64_t> out;
-  out.reserve(text.size() / 3 + 1);
-  if (added_.empty()) {
-    encode_ordinary(text, out);
-    return out;
-  }
-  // Added tokens first: scan for the leftmost match, longest among those starting there.
+std::vector<BpeTokenizer::Span> BpeTokenizer::split_added(const std::string& text, const std::vector<const AddedToken*>& tokens) {
+  std::vector<Span> spans;
   bool first_byte[256] = {};
-  for (const auto& a : added_) first_byte[static_cast<unsigned char>(a.content[0])] = true;
-  size_t seg_start = 0, p = 0;
-  while (p < text.size()) {
+  for (const AddedToken* a : tokens) first_byte[static_cast<unsigned char>(a->content[0])] = true;
+  // The literal matches come as tokenizers' Aho-Corasick automaton gives them (leftmost, longest at
+  // that position, the search going on after its end); then each is checked and widened the way
+  // tokenizers does it, including its quirks: a single_word match that fails is dropped (the text
+  // stays ordinary), lstrip stops at the previous match, rstrip does not, and a match that rstrip
+  // already swallowed is still emitted.
+  size_t offset = 0, p = 0;
+  while (!tokens.empty() && p < text.size()) {
     if (!first_byte[static_cast<unsigned char>(text[p])]) {
       ++p;
       continue;
     }
     const AddedToken* best = nullptr;
-    for (const auto& a : added_)
-      if (text.compare(p, a.content.size(), a.content) == 0 && (!best || a.content.size() > best->content.size())) {
-        if (a.single_word && (is_word_char(cp_before(text, p)) || is_word_char(cp_at(text, p + a.content.size())))) continue;
-        best = &a;
-      }
+    for (const AddedToken* a : tokens)
+      if ((!best || a->content.size() > best->content.size()) && text.compare(p, a->content.size(), a->content) == 0) best = a;
     if (!best) {
       ++p;
       continue;
     }
     size_t start = p, stop = p + best->content.size();
-    if (best->lstrip)
-      while (start > seg_start && is_whitespace(cp_before(text, start))) {
+    p = stop;
+    if (best->single_word && (is_word_char(cp_before(text, start)) || is_word_char(cp_at(text, stop)))) continue;
+    if (best->lstrip) {
+      while (start > 0 && is_whitespace(cp_before(text, start))) {
         size_t b = start - 1;
-        while (b > seg_start && (static_cast<unsigned char>(text[b]) & 0xC0) == 0x80) --b;
+        while (b > 0 && (static_cast<unsigned char>(text[b]) & 0xC0) == 0x80) --b;
         start = b;
       }
+      start = std::max(start, offset);
+    }
     if (best->rstrip)
       while (stop < text.size() && is_whitespace(cp_at(text, stop))) stop += cp_len_at(text, stop);
-    encode_ordinary(text.substr(seg_start, start - seg_start), out);
-    out.push_back(best->id);
-    seg_start = p = stop;
+    if (offset < start) spans.push_back({offset, start, -1});
+    spans.push_back({start, stop, best->id});
+    offset = stop;
   }
-  encode_ordinary(text.substr(seg_start), out);
+  if (offset != text.size()) spans.push_back({offset, text.size(), -1});
+  return spans;
+}
+
+// As tokenizers does: added tokens with normalized = false are cut out of the raw text first; each
+// stretch between them is normalized (NFC), then the normalized = true ones are cut out of it; what
+// is left goes through the pre-tokenizer and BPE.
+std::vector<int64_t> BpeTokenizer::encode(const std::string& text) const {
+  std::vector<int64_t> out;
+  out.reserve(text.size() / 3 + 1);
+  for (const Span& raw : split_added(text, raw_added_)) {
+    if (raw.id >= 0) {
+      out.push_back(raw.id);
+      continue;
+    }
+    const std::string piece = text.substr(raw.begin, raw.end - raw.begin);
+    const std::string norm = nfc_ ? nfc(piece) : piece;
+    for (const Span& s : split_added(norm, normalized_added_)) {
+      if (s.id >= 0) {
+        out.push_back(s.id);
+      } else {
+        encode_normalized(norm.substr(s.begin, s.end - s.begin), out);
+      }
+    }
+  }
   return out;
 }
 

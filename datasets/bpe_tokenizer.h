@@ -2,7 +2,8 @@
 // (GPT-2, GPT-NeoX / Pythia / Mamba, RoBERTa-style): normalizer none or NFC, pre-tokenizer
 // ByteLevel (its GPT-2 split pattern and byte -> character map), model BPE (merges applied by rank,
 // lowest first, leftmost first among equals, as tokenizers does), added tokens (special or not,
-// matched leftmost-longest before anything else, with lstrip / rstrip / single_word), decoder
+// matched leftmost-longest with lstrip / rstrip / single_word: those with normalized = false on the
+// raw text, then the normalized = true ones on the NFC text between them, as tokenizers does), decoder
 // ByteLevel. Any other model, normalizer or pre-tokenizer type is refused with a one-line
 // DataError naming the file, rather than tokenized differently.
 //
@@ -53,9 +54,17 @@ class BpeTokenizer final : public Tokenizer {
  private:
   BpeTokenizer() = default;
   static std::shared_ptr<BpeTokenizer> parse(const nlohmann::json& j, const std::string& text, const std::string& path);
-  void encode_piece(const std::string& piece, std::vector<int64_t>& out) const;
+  // A stretch [begin, end) of text: an added token (id >= 0) or text between them (id -1).
+  struct Span {
+    size_t begin, end;
+    int64_t id;
+  };
+  // Cuts `text` at `tokens`: the leftmost match, the longest among those starting there, honouring
+  // single_word / lstrip / rstrip.
+  static std::vector<Span> split_added(const std::string& text, const std::vector<const AddedToken*>& tokens);
   void encode_word(const std::string& word_bytes, std::vector<int64_t>& out) const;
-  void encode_ordinary(const std::string& text, std::vector<int64_t>& out) const;
+  // Pre-tokenizer and BPE over text that is already normalized and free of added tokens.
+  void encode_normalized(const std::string& text, std::vector<int64_t>& out) const;
 
   std::string path_, fingerprint_;
   std::unordered_map<std::string, int64_t> vocab_;  // token text -> id (ordinary and added)
@@ -67,6 +76,7 @@ class BpeTokenizer final : public Tokenizer {
   };
   std::unordered_map<uint64_t, MergeInfo> merges_;  // (left id << 32 | right id) -> rank, result
   std::vector<AddedToken> added_;
+  std::vector<const AddedToken*> raw_added_, normalized_added_;  // matched before / after normalization (into added_)
   std::vector<bool> is_added_, is_special_;
   bool nfc_ = false, add_prefix_space_ = false, use_regex_ = true, ignore_merges_ = false;
   int64_t unk_id_ = -1;

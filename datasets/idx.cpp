@@ -53,15 +53,23 @@ tensor::Tensor read_idx(const std::string& path) {
   if (bytes.size() < header)
     fail(path, "truncated IDX: the header needs " + std::to_string(header) + " bytes, the file has " + std::to_string(bytes.size()));
   std::vector<int64_t> dims(ndim);
-  uint64_t count = 1;
+  // The element count, saturating above 2^64 so that no header (up to 255 dims of 2^32) overflows.
+  const unsigned __int128 cap = static_cast<unsigned __int128>(1) << 64;
+  unsigned __int128 wide = 1;
+  bool empty = false;
   for (int i = 0; i < ndim; ++i) {
     dims[i] = be32(p + 4 + 4 * i);
-    count *= static_cast<uint64_t>(dims[i]);
+    empty = empty || dims[i] == 0;
+    wide = std::min(cap, wide * static_cast<uint64_t>(dims[i]));
   }
-  const uint64_t need = count * esize, have = bytes.size() - header;
-  if (have < need)
-    fail(path, "truncated IDX: header says " + dims_str(dims) + " = " + std::to_string(need) + " data bytes, the file has " +
-                   std::to_string(have) + " after the " + std::to_string(header) + "-byte header");
+  if (empty) wide = 0;
+  const uint64_t have = bytes.size() - header;
+  const unsigned __int128 wide_bytes = wide * static_cast<unsigned>(esize);
+  if (wide_bytes > have)
+    fail(path, "truncated IDX: header says " + dims_str(dims) + " = " +
+                   ((wide_bytes >> 64) ? std::string("over 2^64") : std::to_string(static_cast<uint64_t>(wide_bytes))) +
+                   " data bytes, the file has " + std::to_string(have) + " after the " + std::to_string(header) + "-byte header");
+  const uint64_t count = static_cast<uint64_t>(wide), need = count * esize;
   if (have > need)
     fail(path, "IDX size mismatch: header says " + dims_str(dims) + " = " + std::to_string(need) + " data bytes, the file has " +
                    std::to_string(have) + " (" + std::to_string(have - need) + " trailing bytes)");

@@ -97,11 +97,6 @@ TaskReport build_spam_assassin_task(const std::string& data_dir, const std::stri
 
 namespace {
 
-const std::vector<std::string>& all_languages() {
-  static const std::vector<std::string> langs = {"en", "de", "es", "it", "ru", "pl", "cs", "pt", "zh", "eo", "bg", "ga"};
-  return langs;
-}
-
 // Files or folders (relative to the fortunes folder) of each language but English.
 const std::map<std::string, std::vector<std::string>>& language_paths() {
   static const std::map<std::string, std::vector<std::string>> m = {
@@ -116,6 +111,11 @@ bool is_fortune_name(const std::string& name) {
 }
 
 }  // namespace
+
+const std::vector<std::string>& fortune_languages() {
+  static const std::vector<std::string> langs = {"en", "de", "es", "it", "ru", "pl", "cs", "pt", "zh", "eo", "bg", "ga"};
+  return langs;
+}
 
 std::vector<std::string> fortune_files(const std::string& dir, const std::string& language) {
   std::vector<std::string> files;
@@ -171,7 +171,7 @@ TaskReport build_fortunes_langid_task(const std::string& dir, const std::string&
   if (!is_directory(dir)) fail(dir, "not a folder (run scripts/get-data.sh text)");
   if (!(opt.test_fraction > 0 && opt.test_fraction < 1))
     throw std::invalid_argument("build_fortunes_langid_task: test_fraction must be in (0, 1)");
-  const std::vector<std::string> langs = opt.languages.empty() ? all_languages() : opt.languages;
+  const std::vector<std::string> langs = opt.languages.empty() ? fortune_languages() : opt.languages;
   std::vector<Item> train, test;
   for (size_t k = 0; k < langs.size(); ++k) {
     std::vector<std::string> items;

@@ -4,7 +4,7 @@
 //   classes.txt                one class name per line, in label order
 // SpamAssassin ham/spam: train on the *-1 groups, test on the *-2 groups (collected later).
 // Fortunes language identification: one class per language package, a seeded per-class split.
-// The command-line front end is datasets/tools/build_tasks.cpp (`build_tasks spam|fortunes`).
+// The command-line front end is apps/build_tasks (`build_tasks spam|fortunes`).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -43,6 +43,8 @@ struct FortunesTaskOptions {
 // files. Items are separated by lines holding only "%". Prompt "Text:\n<fortune>\nLanguage:",
 // answer " <code>".
 TaskReport build_fortunes_langid_task(const std::string& fortunes_dir, const std::string& out_dir, const FortunesTaskOptions& opt = {});
+// The language codes, in label order: en de es it ru pl cs pt zh eo bg ga.
+const std::vector<std::string>& fortune_languages();
 // The fortune files of one language code (for inspection and tests).
 std::vector<std::string> fortune_files(const std::string& fortunes_dir, const std::string& language);
 // The "%"-separated items of one fortune file.

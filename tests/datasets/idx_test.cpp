@@ -1,6 +1,5 @@
-// idx_test.cpp: IDX reading (raw and .gz) on committed MNIST / Fashion-MNIST slices, the full sets
-// when installed, and every malformed-file error.
-#include "datasets/data_paths.h"
+// idx_test.cpp: IDX reading (raw and .gz) on committed MNIST / Fashion-MNIST slices, and every
+// malformed-file error (the full installed sets: installed_data_slow_test.cpp).
 #include "datasets/errors.h"
 #include "datasets/file_io.h"
 #include "datasets/idx.h"
@@ -48,32 +47,6 @@ TEST(Idx, ChannelConversion) {
                           {"channels must be 0", "got 2"}));
 }
 
-TEST(Idx, FullMnistWhenInstalled) {
-  PM_REQUIRE_PATH(mnist_dir());
-  auto train = open_mnist(mnist_dir(), true);
-  ASSERT_EQ(train->size(), 60000);
-  std::vector<int64_t> counts(10, 0);
-  for (int64_t l : train->labels()) ++counts[l];
-  EXPECT_EQ(counts, (std::vector<int64_t>{5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949}));
-  // The committed slice is the first eight of this file.
-  tensor::Tensor slice = read_idx(fixture("mnist-8-images-idx3-ubyte"));
-  EXPECT_TRUE(pm_test::tensors_close(train->images().narrow(0, 0, 8).squeeze(1).contiguous(), slice, 0, 0));
-  EXPECT_EQ(open_mnist(mnist_dir(), false)->size(), 10000);
-}
-
-TEST(Idx, FullFashionMnistWhenInstalled) {
-  PM_REQUIRE_PATH(fashion_mnist_dir());
-  auto train = open_fashion_mnist(fashion_mnist_dir(), true);
-  ASSERT_EQ(train->size(), 60000);
-  std::vector<int64_t> counts(10, 0);
-  for (int64_t l : train->labels()) ++counts[l];
-  EXPECT_EQ(counts, std::vector<int64_t>(10, 6000));
-  auto test = open_fashion_mnist(fashion_mnist_dir(), false);
-  EXPECT_EQ(test->size(), 10000);
-  tensor::Tensor slice = read_idx(fixture("fashion-8-images-idx3-ubyte.gz"));
-  EXPECT_TRUE(pm_test::tensors_close(test->images().narrow(0, 0, 8).squeeze(1).contiguous(), slice, 0, 0));
-}
-
 TEST(Idx, OtherElementTypes) {
   pm_test::TempDir dir;
   // int16 [2, 2] big-endian, and float64 [1].
@@ -95,6 +68,9 @@ TEST(IdxErrors, EveryMalformedFileNamesItself) {
   EXPECT_TRUE(throws_with([&] { read_idx(dir / "trailing"); }, {dir / "trailing", "2 trailing bytes"}));
   pm_test::write_text(dir / "short", std::string("\0\0", 2));
   EXPECT_TRUE(throws_with([&] { read_idx(dir / "short"); }, {dir / "short", "truncated IDX"}));
+  // Dimensions whose product overflows 64 bits are still just a truncated file.
+  pm_test::write_text(dir / "huge", std::string("\0\0\x08\x04", 4) + std::string(16, '\xff') + "data");
+  EXPECT_TRUE(throws_with([&] { read_idx(dir / "huge"); }, {dir / "huge", "truncated IDX", "= over 2^64 data bytes", "the file has 4"}));
   pm_test::write_text(dir / "header", good.substr(0, 10));
   EXPECT_TRUE(throws_with([&] { read_idx(dir / "header"); }, {dir / "header", "the header needs 16 bytes"}));
   pm_test::write_text(dir / "magic", "PK\x03\x04 not idx");

@@ -1,9 +1,8 @@
-// task_builders_test.cpp: SpamAssassin and fortunes tasks on small generated trees (and on the
-// installed corpora when present), read back through the text sources.
+// task_builders_test.cpp: SpamAssassin and fortunes tasks on small generated trees, read back
+// through the text sources (the installed corpora: installed_data_slow_test.cpp).
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "datasets/data_paths.h"
 #include "datasets/errors.h"
 #include "datasets/file_io.h"
 #include "datasets/task_builders.h"
@@ -94,24 +93,4 @@ TEST(TaskBuilders, FortunesLanguageId) {
   opt.languages = {"ga"};
   EXPECT_TRUE(throws_with([&] { build_fortunes_langid_task(f, dir / "o", opt); }, {f, "no fortunes for language 'ga'"}));
   EXPECT_TRUE(throws_with([&] { fortune_files(f, "xx"); }, {"unknown language 'xx'"}));
-}
-
-TEST(TaskBuilders, RealSpamAssassinWhenInstalled) {
-  PM_REQUIRE_PATH(spam_assassin_dir());
-  pm_test::TempDir dir;
-  const TaskReport r = build_spam_assassin_task(spam_assassin_dir(), dir.path());
-  EXPECT_EQ(r.train_per_class.at("ham"), 2500 + 250);
-  EXPECT_EQ(r.train_per_class.at("spam"), 500);
-  EXPECT_EQ(r.test_per_class.at("ham"), 1400);
-  EXPECT_EQ(r.test_per_class.at("spam"), 1396);
-}
-
-TEST(TaskBuilders, RealFortunesWhenInstalled) {
-  PM_REQUIRE_PATH(fortunes_dir() + "/de");
-  pm_test::TempDir dir;
-  FortunesTaskOptions opt;
-  opt.max_per_class = 200;
-  const TaskReport r = build_fortunes_langid_task(fortunes_dir(), dir.path(), opt);
-  EXPECT_EQ(r.classes.size(), 12u);
-  for (const auto& c : r.classes) EXPECT_GT(r.train_per_class.at(c) + r.test_per_class.at(c), 100) << c;
 }

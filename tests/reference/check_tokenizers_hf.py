@@ -3,6 +3,8 @@
 (the Rust library; run it where `import tokenizers` works, e.g. the GPU machine's image):
   - gpt2_ids.json: every text's ids, and the Moby-Dick count and hash when the file is given;
   - tiny_bpe_ids.json under tiny_bpe_tokenizer.json;
+  - neox_style_ids.json under neox_style_tokenizer.json (ids and decoded text; the extra cases with
+    its extra added tokens);
   - byte_level_tokenizer.json (our writer's output) loads and maps text to byte ids.
 Usage: python3 tests/reference/check_tokenizers_hf.py GPT2_TOKENIZER_JSON [MOBY_DICK_TXT]
 Exits non-zero on any mismatch."""
@@ -47,6 +49,24 @@ def main():
             bad += 1
             print("tiny MISMATCH:", repr(c["text"]), got, c["ids"])
     print("tiny: checked")
+    neox_path = os.path.join(HERE, "neox_style_tokenizer.json")
+    neox = Tokenizer.from_file(neox_path)
+    nfx = json.load(open(os.path.join(HERE, "neox_style_ids.json")))
+    extra = json.load(open(neox_path))
+    extra["added_tokens"] += nfx["extra_added_tokens"]
+    extra_tok = Tokenizer.from_str(json.dumps(extra))
+    for c in nfx["extra_cases"]:
+        got = extra_tok.encode(c["text"], add_special_tokens=False).ids
+        if got != c["ids"]:
+            bad += 1
+            print("neox-style extra MISMATCH:", repr(c["text"]), got, c["ids"])
+    for c in nfx["cases"]:
+        got = neox.encode(c["text"], add_special_tokens=False).ids
+        text = neox.decode(got, skip_special_tokens=False)
+        if got != c["ids"] or text != c["decoded"]:
+            bad += 1
+            print("neox-style MISMATCH:", repr(c["text"]), got, c["ids"], repr(text))
+    print("neox-style: checked")
     byte = Tokenizer.from_file(os.path.join(HERE, "byte_level_tokenizer.json"))
     text = "Bytes: caf\u00e9 \U0001f916 \t\n end"
     got = byte.encode(text + "<|endoftext|>", add_special_tokens=False).ids
