@@ -15,7 +15,7 @@ Variable drop_path(const Variable& x, double p, bool training, tensor::Generator
   tensor::Shape ms(static_cast<size_t>(x.dim()), 1);
   ms[0] = x.size(0);
   // keep a sample when its uniform draw is >= p; kept samples are scaled by 1 / (1 - p)
-  Tensor r = tensor::rand(ms, x.dtype(), gen);
+  Tensor r = tensor::rand(ms, x.dtype(), gen, 0.0, 1.0, x.data().device());  // same draws on every device
   Tensor keep = tensor::compare(tensor::CompareOp::Ge, r, tensor::full_like(r, p)).to(x.dtype());
   return ag::mul(x, Variable(tensor::mul(keep, 1.0 / (1.0 - p))));
 }

@@ -58,7 +58,7 @@ Tensor generate(MambaLM& model, const Tensor& prompt, const SamplingOptions& opt
   for (int64_t i = 0; i < b; ++i)
     for (int64_t t = 0; t < prompt.size(1); ++t) out[i].push_back(static_cast<int64_t>(prompt.at({i, t})));
   InferenceCache cache;
-  Tensor logits = model.prefill(prompt, cache);  // [b, V]
+  Tensor logits = model.prefill(prompt, cache).to(tensor::Device::cpu());  // [b, V], sampled on the CPU
   std::vector<bool> done(static_cast<size_t>(b), false);
   for (int64_t step = 0; step < opt.max_new_tokens; ++step) {
     std::vector<int64_t> next(static_cast<size_t>(b));
@@ -68,7 +68,7 @@ Tensor generate(MambaLM& model, const Tensor& prompt, const SamplingOptions& opt
       if (opt.eos_token_id && next[i] == *opt.eos_token_id) done[i] = true;
     }
     if (std::all_of(done.begin(), done.end(), [](bool d) { return d; }) || step + 1 == opt.max_new_tokens) break;
-    logits = model.step(tensor::from_vector(next, {b}), cache);
+    logits = model.step(tensor::from_vector(next, {b}).to(prompt.device()), cache).to(tensor::Device::cpu());
   }
   const int64_t total = static_cast<int64_t>(out[0].size());
   std::vector<int64_t> flat;

@@ -124,8 +124,9 @@ Variable MambaMixer::branch(const Variable& x, const Variable& z, bool reverse, 
 }
 
 LayerState MambaMixer::new_state(int64_t b) const {
-  const tensor::DType dt = local_parameter("D").dtype();
-  return {tensor::zeros({b, cfg_.d_inner, cfg_.d_conv}, dt), tensor::zeros({b, cfg_.d_inner, cfg_.d_state}, dt)};
+  const Tensor& D = local_parameter("D").data();  // the state lives with the parameters
+  return {tensor::zeros({b, cfg_.d_inner, cfg_.d_conv}, D.dtype(), D.device()),
+          tensor::zeros({b, cfg_.d_inner, cfg_.d_state}, D.dtype(), D.device())};
 }
 
 Tensor MambaMixer::step(const Tensor& h_t, LayerState& state) {

@@ -97,8 +97,8 @@ Tensor VisionMamba::normalize(const Tensor& images) const {
   if (images.dim() != 4 || images.size(1) != cfg_.channels)
     throw std::invalid_argument("VisionMamba::normalize: images must be [B, " + std::to_string(cfg_.channels) +
                                 ", H, W], got " + tensor::shape_str(images.shape()));
-  Tensor mean = tensor::from_vector(cfg_.image_mean, {1, cfg_.channels, 1, 1}).to(images.dtype());
-  Tensor stdv = tensor::from_vector(cfg_.image_std, {1, cfg_.channels, 1, 1}).to(images.dtype());
+  Tensor mean = tensor::from_vector(cfg_.image_mean, {1, cfg_.channels, 1, 1}).to(images.dtype()).to(images.device());
+  Tensor stdv = tensor::from_vector(cfg_.image_std, {1, cfg_.channels, 1, 1}).to(images.dtype()).to(images.device());
   return tensor::div(tensor::sub(images, mean), stdv);
 }
 

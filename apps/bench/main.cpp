@@ -1,5 +1,6 @@
 // main.cpp: `bench`, the stack's performance numbers. Runs every section (or those named with
 // --only), each printing a table; the last line of stdout is one JSON object holding all the numbers.
+// `bench lm-train ...` is a subcommand with its own flags (mamba_section.cpp).
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -19,6 +20,7 @@ const std::vector<bench::Section>& sections() {
       {"datasets", "DataLoader images/s with 0 and 2 workers (decode + augment), GPT-2 BPE MB/s", bench::datasets_section},
       {"cuda_memory", "GPU copy, add, sums and softmax in GB/s vs the copy bandwidth", bench::cuda_memory_section},
       {"cuda_matmul", "GPU matmul TFLOP/s vs cuBLAS, cross-entropy GB/s vs the copy bandwidth", bench::cuda_matmul_section},
+      {"mamba_scan", "CUDA selective scan fwd + bwd ms vs mamba_ssm and the memory-traffic floor", bench::mamba_scan_section},
   };
   return all;
 }
@@ -44,6 +46,8 @@ std::string section_names() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // subcommand: `bench lm-train ...` (MambaLM training steps, its own flags)
+  if (argc > 1 && std::strcmp(argv[1], "lm-train") == 0) return bench::lm_train_main(argc - 1, argv + 1);
   bench::Options opt;
   std::string only;
   bool list = false;

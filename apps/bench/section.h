@@ -56,6 +56,9 @@ Json matmul_section(const Options& opt);
 Json datasets_section(const Options& opt);
 Json cuda_memory_section(const Options& opt);
 Json cuda_matmul_section(const Options& opt);
+Json mamba_scan_section(const Options& opt);
+// `bench lm-train ...` (argv[0] is "lm-train"): MambaLM training-step timing, one JSON line.
+int lm_train_main(int argc, char** argv);
 
 // Seconds of the fastest of opt.repeats runs of f, after opt.warmup untimed runs.
 template <typename F> double best_seconds(const Options& opt, F&& f) {

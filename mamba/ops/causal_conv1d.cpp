@@ -8,16 +8,18 @@
 // The backward mirrors it: dxb[t + j] += w'[j] dp[t], dw'[j] += Σ_t dp[t] xb[t + j].
 // When the input's channels are adjacent in memory (x.stride(1) == 1: a transposed [b, L, E], the
 // mixer's layout), blocks of W channels run together in 64-byte vectors instead, step by step, and
-// the results keep that layout.
+// the results keep that layout. CUDA tensors go to mamba/ops/cuda/causal_conv1d.cu after the checks.
 #include "mamba/ops/causal_conv1d.h"
 
 #include <string>
 #include <vector>
 
+#include "mamba/ops/cuda/mamba_cuda.h"
 #include "mamba/ops/op_registry.h"
 #include "mamba/ops/scan_math.h"
 #include "mamba/ops/simd.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/cuda/dispatch.h"
 #include "tensor/ops/creation.h"
 
 namespace mamba {
@@ -34,7 +36,6 @@ constexpr const char* kOp = "causal_conv1d";
 int64_t check_conv_args(const char* op, const Tensor& x, const Tensor& w, const Tensor& bias) {
   tensor::check_defined(op, x, "input");
   tensor::check_defined(op, w, "weight");
-  tensor::check_cpu(op, x);
   if (!tensor::is_floating(x.dtype()))
     throw std::invalid_argument(std::string(op) + ": expected a float32 or float64 tensor, got " +
                                 tensor::dtype_name(x.dtype()));
@@ -217,6 +218,7 @@ PM_MAMBA_OP("causal_conv1d");
 
 Tensor causal_conv1d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvOptions& opt) {
   const int64_t K = check_conv_args(kOp, x, w, bias);
+  PM_ON_CUDA(x, return cuda::causal_conv1d_forward(x, w, bias, opt));
   const int64_t b = x.size(0), E = x.size(1), L = x.size(2);
   if (channels_adjacent(x)) {
     Tensor y = Tensor::empty({b, L, E}, x.dtype()).transpose(1, 2);
@@ -259,6 +261,7 @@ ConvGrads causal_conv1d_backward(const Tensor& grad, const Tensor& x, const Tens
   if (grad.shape() != x.shape())
     throw std::invalid_argument(std::string(op) + ": gradient of shape " + shape_str(grad.shape()) +
                                 " for an input of shape " + shape_str(x.shape()));
+  PM_ON_CUDA(x, return cuda::causal_conv1d_backward(grad, x, w, bias, opt));
   const int64_t b = x.size(0), E = x.size(1), L = x.size(2);
   ConvGrads r;
   const bool lanes = channels_adjacent(x);
@@ -359,9 +362,11 @@ Tensor causal_conv1d_update(const Tensor& x_t, const Tensor& conv_state, const T
   // Reuse the sequence checks with L = 1.
   const int64_t K = check_conv_args(op, x_t.unsqueeze(2), w, bias);
   tensor::check_same_dtype(op, x_t, conv_state);
+  tensor::check_same_device(op, x_t, conv_state);
   if (conv_state.shape() != Shape{b, E, K} || !conv_state.is_contiguous())
     throw std::invalid_argument(std::string(op) + ": conv_state of shape " + shape_str(conv_state.shape()) +
                                 " must be a contiguous [b, E, K] = " + shape_str({b, E, K}));
+  PM_ON_CUDA(x_t, return cuda::causal_conv1d_update(x_t, conv_state, w, bias, silu));
   Tensor y = Tensor::empty({b, E}, x_t.dtype());
   tensor::dispatch_float(x_t.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;

@@ -1,6 +1,6 @@
 // causal_conv1d.h: the fused depthwise causal 1-d convolution of Mamba's mixer (spec §1.3 step 3-4)
 // with an optional fused SiLU, its backward, the differentiable op "causal_conv1d", and the
-// single-step form used for decoding. CPU kernels; a CUDA kernel comes later.
+// single-step form used for decoding. CPU kernels here; CUDA tensors run mamba/ops/cuda/causal_conv1d.cu.
 //
 // x [b, E, L] (any strides), w [E, K] or [E, 1, K], bias [E] or undefined:
 //   p[t] = bias + Σ_{k<K} w[k] · x[t - (K-1) + k]   (x = 0 outside [0, L)): tap K-1 is the current step

@@ -18,7 +18,7 @@ Variable selective_scan_ref(const Variable& u, const Variable& delta, const Vari
   Variable dt = delta;
   if (delta_bias.defined()) dt = ag::add(dt, ag::reshape(delta_bias, {E, 1}));
   if (opt.delta_softplus) dt = ag::softplus(dt);
-  Variable h(tensor::zeros({b, E, N}, u.dtype()));
+  Variable h(tensor::zeros({b, E, N}, u.dtype(), u.data().device()));
   // Time is cut into blocks of S steps before single steps are selected: a select's backward writes a
   // tensor of its input's size, so selecting from the blocks keeps long sequences at O(L S) work.
   constexpr int64_t S = 64;

@@ -7,17 +7,20 @@
 // strides) and [step][lane] buffers a chunk at a time. B and C are transposed once to [b][L][N], so
 // the N values of a step are contiguous scalars broadcast to the lanes. The backward walks chunks
 // from last to first, recomputes the chunk's states from the saved state entering it, then runs the
-// adjoint recurrence backwards through the chunk (spec §5.1, §5.3, §5.5).
+// adjoint recurrence backwards through the chunk (spec §5.1, §5.3, §5.5). CUDA tensors go to
+// mamba/ops/cuda/selective_scan.cu after the argument checks.
 #include "mamba/ops/selective_scan.h"
 
 #include <algorithm>
 #include <string>
 #include <vector>
 
+#include "mamba/ops/cuda/mamba_cuda.h"
 #include "mamba/ops/op_registry.h"
 #include "mamba/ops/scan_math.h"
 #include "mamba/ops/simd.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/cuda/dispatch.h"
 #include "tensor/ops/creation.h"
 
 namespace mamba {
@@ -42,7 +45,6 @@ void expect_shape(const char* op, const char* what, const Tensor& t, const Shape
 }
 
 void expect_float_like(const char* op, const Tensor& u, const Tensor& t) {
-  tensor::check_cpu(op, t);
   tensor::check_same_device(op, u, t);
   tensor::check_same_dtype(op, u, t);
 }
@@ -55,7 +57,6 @@ Geom check_scan_args(const char* op, const Tensor& u, const Tensor& delta, const
   tensor::check_defined(op, A, "A");
   tensor::check_defined(op, B, "B");
   tensor::check_defined(op, C, "C");
-  tensor::check_cpu(op, u);
   if (!tensor::is_floating(u.dtype()))
     throw std::invalid_argument(std::string(op) + ": expected a float32 or float64 tensor, got " +
                                 tensor::dtype_name(u.dtype()));
@@ -80,6 +81,15 @@ Geom check_scan_args(const char* op, const Tensor& u, const Tensor& delta, const
 }
 
 int64_t n_chunks_of(int64_t L, int64_t chunk) { return L == 0 ? 0 : (L + chunk - 1) / chunk; }
+
+// Steps between saved states: opt.chunk_size on the CPU, the kernel's tile on CUDA.
+int64_t checkpoint_chunk(const Tensor& u, const ScanOptions& opt) {
+#if defined(PM_HAVE_CUDA)
+  if (u.device().is_cuda()) return cuda::scan_tile(u.dtype());
+#endif
+  (void)u;
+  return opt.chunk_size;
+}
 
 // Channel row (bi, e) of a [b, E, L] tensor.
 template <typename T> Seq<T> row(const Tensor& x, int64_t bi, int64_t e) {
@@ -475,6 +485,7 @@ ScanForward selective_scan_forward(const Tensor& u, const Tensor& delta, const T
                                    const Tensor& C, const Tensor& D, const Tensor& z, const Tensor& delta_bias,
                                    const ScanOptions& opt, bool save_checkpoints) {
   const Geom g = check_scan_args(kOp, u, delta, A, B, C, D, z, delta_bias, opt);
+  PM_ON_CUDA(u, return cuda::selective_scan_forward(u, delta, A, B, C, D, z, delta_bias, opt, save_checkpoints));
   ScanForward f;
   f.out = like_input(u);
   f.last_state = tensor::zeros({g.b, g.E, g.N}, u.dtype());
@@ -499,12 +510,13 @@ ScanGrads selective_scan_backward(const Tensor& grad, const Tensor& u, const Ten
   Tensor ck = checkpoints;
   if (ck.defined()) {
     expect_float_like(op, u, ck);
-    expect_shape(op, "checkpoints", ck, {g.b, g.E, n_chunks_of(g.L, opt.chunk_size), g.N},
+    expect_shape(op, "checkpoints", ck, {g.b, g.E, n_chunks_of(g.L, checkpoint_chunk(u, opt)), g.N},
                  "[b, E, ceil(L / chunk_size), N]", u);
     ck = ck.contiguous();
   } else {
     ck = selective_scan_forward(u, delta, A, B, C, D, z, delta_bias, opt, true).checkpoints;
   }
+  PM_ON_CUDA(u, return cuda::selective_scan_backward(grad, u, delta, A, B, C, D, z, delta_bias, ck, opt));
   ScanGrads r = tensor::dispatch_float(u.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     Prepared<T> P = prepare<T>(g, B, C, D, delta_bias);
@@ -544,7 +556,6 @@ Tensor selective_state_update(const Tensor& state, const Tensor& u, const Tensor
                               const Tensor& delta_bias, bool delta_softplus) {
   const char* op = "selective_state_update";
   for (const Tensor* t : {&state, &u, &delta, &A, &B, &C}) tensor::check_defined(op, *t, "input");
-  tensor::check_cpu(op, u);
   if (u.dim() != 2) throw std::invalid_argument(std::string(op) + ": u must be [b, E], got " + shape_str(u.shape()));
   const int64_t b = u.size(0), E = u.size(1);
   if (A.dim() != 2 || A.size(0) != E)
@@ -561,6 +572,7 @@ Tensor selective_state_update(const Tensor& state, const Tensor& u, const Tensor
   if (D.defined()) expect_shape(op, "D", D, {E}, "[E]", u);
   if (z.defined()) expect_shape(op, "z", z, {b, E}, "[b, E]", u);
   if (delta_bias.defined()) expect_shape(op, "delta_bias", delta_bias, {E}, "[E]", u);
+  PM_ON_CUDA(u, return cuda::selective_state_update(state, u, delta, A, B, C, D, z, delta_bias, delta_softplus));
   Tensor out = Tensor::empty({b, E}, u.dtype());
   tensor::dispatch_float(u.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;

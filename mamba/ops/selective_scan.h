@@ -1,6 +1,6 @@
 // selective_scan.h: the fused selective scan of Mamba-1 (spec §1.3 step 9, §5), its backward (the
 // adjoint recurrence of spec §5.1), the differentiable op built on them, and the single-step state
-// update used for decoding. CPU kernels; a CUDA kernel comes later.
+// update used for decoding. CPU kernels here; CUDA tensors run mamba/ops/cuda/selective_scan.cu.
 //
 // Dimensions: b batch, E channels (d_inner), L steps, N state size.
 //   u, delta, z        [b, E, L]   input, raw step size (before bias/softplus), gate
@@ -38,7 +38,9 @@ struct ScanOptions {
 
 struct ScanForward {
   Tensor out;          // [b, E, L]
-  Tensor checkpoints;  // [b, E, ceil(L / chunk_size), N]: state entering each chunk (when asked for)
+  // [b, E, ceil(L / chunk), N]: the state entering each chunk (when asked for); chunk is
+  // opt.chunk_size on the CPU and the kernel's tile on CUDA (mamba::cuda::scan_tile).
+  Tensor checkpoints;
   Tensor last_state;   // [b, E, N]: the state after the last step of the scan order
 };
 
