@@ -8,6 +8,7 @@
 // always takes effect); selective methods only choose which parameters stay trainable.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nn/module.h"
+#include "tensor/generator.h"
 
 namespace prodial {
 
@@ -43,6 +45,9 @@ struct PeftSummary {
   std::vector<std::pair<std::string, std::string>> adapted;  // dotted module name -> adapter type
   std::vector<std::string> trainable;                        // dotted names of trainable parameters
   int64_t trainable_params = 0, total_params = 0;
+  // The generator the adapters' LoRA dropout draws its masks from (set by apply_peft for adapter
+  // methods): a training loop checkpoints it, so a resumed run draws the same masks.
+  std::shared_ptr<tensor::Generator> dropout_generator;
   double trainable_percent() const;
   std::string str() const;        // the human summary: one line per adapted module, then the counts
   nlohmann::json json() const;    // {"method", "adapted": {...}, "trainable_params", "total_params", ...}

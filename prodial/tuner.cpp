@@ -257,6 +257,7 @@ PeftSummary apply_peft(nn::Module& model, ModelKind kind, const std::string& met
   // leaves it as it was.
   std::vector<std::pair<std::string, std::shared_ptr<Adapter>>> adapters;
   std::set<std::string> selected;
+  std::shared_ptr<tensor::Generator> dropout_gen;
   if (spec.is_adapter()) {
     const auto linears = plain_linears(model);
     std::set<std::string> chosen;
@@ -283,7 +284,7 @@ PeftSummary apply_peft(nn::Module& model, ModelKind kind, const std::string& met
                                     "train it with the ssm method instead");
     }
     tensor::Generator gen(opts.seed);
-    auto dropout_gen = std::make_shared<tensor::Generator>(opts.seed ^ 0x9e3779b97f4a7c15ULL);
+    dropout_gen = std::make_shared<tensor::Generator>(opts.seed ^ 0x9e3779b97f4a7c15ULL);
     for (auto& [name, lin] : linears) {
       if (!chosen.count(name)) continue;
       AdapterRequest req;
@@ -318,7 +319,9 @@ PeftSummary apply_peft(nn::Module& model, ModelKind kind, const std::string& met
   }
   for (auto& [name, v] : params)
     if (selected.count(name) || extra.count(name)) v.set_requires_grad(true);
-  return summarize(model, method);
+  PeftSummary summary = summarize(model, method);
+  summary.dropout_generator = dropout_gen;
+  return summary;
 }
 
 int merge_peft(nn::Module& model) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gpu-check.sh: builds with CUDA and runs, on a machine with an NVIDIA GPU, the whole test suite,
 # compute-sanitizer (memcheck, racecheck) over the CUDA tests, and the benchmarks. Logs go to
-# $OUT (default ./gpu-check-out). PM_SANITIZE=0 skips the sanitizers, PM_BENCH=0 the benchmarks,
+# $OUT (default ./gpu-check-out). PM_SANITIZE=0 skips the sanitizers (PM_SANITIZE_TOOLS picks them), PM_BENCH=0 the benchmarks,
 # PM_BENCH_ONLY=a,b runs only those bench sections. Header-only dependencies may come from a prefix given as
 # PM_PREFIX (e.g. a folder holding usr/include/{nlohmann,CLI,stb} and usr/share/cmake/...).
 set -uo pipefail
@@ -27,7 +27,7 @@ grep -E "tests passed|tests failed|Failed|\*\*\*" "$out/ctest.log" | tail -40
 
 sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 if [ "${PM_SANITIZE:-1}" = 1 ] && [ -x "$sanitizer" ]; then
-  for tool in memcheck racecheck; do
+  for tool in ${PM_SANITIZE_TOOLS:-memcheck racecheck}; do
     "$sanitizer" --tool "$tool" --error-exitcode 9 "$build/tests/test_cuda" --gtest_brief=1 \
       > "$out/sanitizer-$tool.log" 2>&1
     echo "compute-sanitizer $tool: exit $? ($(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sanitizer-$tool.log" | tail -1))"

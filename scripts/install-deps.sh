@@ -8,6 +8,7 @@ packages=(
   libgtest-dev             # tests
   libbenchmark-dev         # micro-benchmarks
   libopenblas-dev          # CBLAS for CPU matrix products
+  libopenblas-openmp-dev   # ... its OpenMP build, sharing our OpenMP threads (see CMakeLists.txt)
   zlib1g-dev               # gzip'd IDX data sets
   nlohmann-json3-dev       # JSON: safetensors headers, configs
   libcli11-dev             # command-line parsing in apps
