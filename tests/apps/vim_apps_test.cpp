@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -28,6 +29,7 @@
 #include "mamba/vision.h"
 #include "nn/safetensors.h"
 #include "tensor/generator.h"
+#include "tensor/storage.h"
 
 namespace {
 
@@ -95,12 +97,12 @@ struct ProgramRun {
   }
 };
 
-ProgramRun run(const std::string& name, const std::vector<std::string>& args) {
+ProgramRun run(const std::string& name, const std::vector<std::string>& args, const std::string& device = "cpu") {
   static TempDir io;
   static int n = 0;
   const std::string out = io / ("out" + std::to_string(n)), err = io / ("err" + std::to_string(n));
   ++n;
-  std::string cmd = quote(program_path(name)) + " --threads 2 --device cpu";
+  std::string cmd = quote(program_path(name)) + " --threads 2 --device " + device;
   for (const auto& a : args) cmd += " " + quote(a);
   cmd += " >" + quote(out) + " 2>" + quote(err) + " </dev/null";
   const int status = std::system(cmd.c_str());
@@ -382,6 +384,26 @@ TEST(VimApps, EvalOnlyReproducesThePyTorchFixtureLoss) {
   const auto fx = nn::load_safetensors(dir + "/fixtures.safetensors");
   EXPECT_NEAR(r.json()["eval_loss"].get<double>(), fx.at("loss").to_vector()[0], 2e-5);
   EXPECT_EQ(r.json()["total_params"].get<int64_t>(), mamba::load_vision_mamba(dir)->num_parameters());
+}
+
+// On a GPU: the fixture's loss and a short ProDiaL run come out as on the CPU (skips without one).
+TEST(VimApps, CudaRunsMatchTheCpu) {
+  if (!tensor::cuda_available()) GTEST_SKIP() << "no CUDA GPU available (or built without CUDA)";
+  const std::string dir = pm_test::data_path("vim_tiny");
+  const std::vector<std::string> eval = {"--model", dir, "--eval-only", "--data", dir + "/fixtures.safetensors"};
+  ProgramRun g = run("finetune_vim", eval, "cuda"), c = run("finetune_vim", eval, "cpu");
+  ASSERT_EQ(g.rc, 0) << g.err;
+  ASSERT_EQ(c.rc, 0) << c.err;
+  EXPECT_NEAR(g.json()["eval_loss"].get<double>(), c.json()["eval_loss"].get<double>(), 2e-5);
+  TempDir t;
+  write_synthetic_idx(t / "data");
+  const std::vector<std::string> train = cat(tiny_args(t / "data"), {"--steps", "6", "--lr", "5e-3", "--lora-dropout", "0"});
+  g = run("finetune_vim", cat(train, {"--out", t / "gpu"}), "cuda");
+  c = run("finetune_vim", cat(train, {"--out", t / "cpu"}), "cpu");
+  ASSERT_EQ(g.rc, 0) << g.err;
+  ASSERT_EQ(c.rc, 0) << c.err;
+  const double lg = g.json()["eval_loss"].get<double>(), lc = c.json()["eval_loss"].get<double>();
+  EXPECT_NEAR(lg, lc, 1e-3 * std::max(1.0, std::fabs(lc)));
 }
 
 // ---- bad input ----------------------------------------------------------------------------------
