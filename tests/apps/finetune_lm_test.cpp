@@ -11,6 +11,7 @@
 #include "lm_apps_test_util.h"
 #include "mamba/api.h"
 #include "nn/safetensors.h"
+#include "tensor/storage.h"
 
 namespace {
 using namespace lm_apps_test;
@@ -159,6 +160,28 @@ TEST(FinetuneLm, TaskRunAdapterAndMergedModel) {
 }
 
 // --compare: every method on the same batches, each in <out>/<method>, then the table.
+// On a GPU: a short ProDiaL task run gives the CPU's evaluation (skips without one).
+TEST(FinetuneLm, CudaRunMatchesTheCpu) {
+  if (!tensor::cuda_available()) GTEST_SKIP() << "no CUDA GPU available (or built without CUDA)";
+  TempDir dir("ftlm");
+  make_byte_lm_dir(dir / "lm");
+  write_task(dir / "task");
+  const std::vector<std::string> args = {"--model", dir / "lm", "--data", dir / "task", "--steps", "4", "--batch-size", "4",
+                                         "--seq-len", "32", "--lora-dropout", "0", "--threads", "2"};
+  auto run_on = [&](const std::string& device) {
+    std::vector<std::string> a = args;
+    a.insert(a.end(), {"--device", device, "--out", dir / device});
+    const RunResult r = run_program("finetune_lm", a);
+    EXPECT_EQ(r.rc, 0) << r.err;
+    return r.last_json();
+  };
+  const json g = run_on("cuda"), c = run_on("cpu");
+  ASSERT_TRUE(g.is_object() && c.is_object());
+  EXPECT_NEAR(g.at("eval_loss").get<double>(), c.at("eval_loss").get<double>(),
+              1e-3 * std::max(1.0, std::fabs(c.at("eval_loss").get<double>())));
+  EXPECT_EQ(g.at("acc"), c.at("acc"));
+}
+
 TEST(FinetuneLm, CompareWritesATableAndOneRunPerMethod) {
   TempDir dir("ftlm");
   make_byte_lm_dir(dir / "lm");
