@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <sstream>
 #include <stdexcept>
 
 #include "tensor/generator.h"
@@ -242,6 +243,21 @@ void reparse_for_resume(CLI::App& app, const nlohmann::json& config, const std::
   std::reverse(args.begin(), args.end());
   app.clear();
   app.parse(args);
+}
+
+void apply_config_sets(mamba::VimConfig& cfg, const std::string& sets, const std::string& flag) {
+  std::istringstream in(sets);
+  std::string item;
+  while (in >> item) {
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw std::invalid_argument(flag + ": expected field=value, got '" + item + "'");
+    try {
+      mamba::set_field(cfg, item.substr(0, eq), item.substr(eq + 1));
+    } catch (const std::exception& e) {
+      throw std::invalid_argument(flag + " " + item + ": " + e.what());
+    }
+  }
 }
 
 }  // namespace apps

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "mamba/config.h"
 #include "prodial/peft.h"
 #include "tensor/device.h"
 
@@ -77,5 +78,9 @@ void reparse_for_resume(CLI::App& app, const nlohmann::json& config, const std::
 
 // Splits "a,b,,c" into {"a", "b", "c"} (spaces trimmed).
 std::vector<std::string> split_list(const std::string& s);
+
+// "a=1 b=2,3" (space-separated field=value items, mamba/config.h names) -> mamba::set_field on each;
+// errors name `flag` and the item.
+void apply_config_sets(mamba::VimConfig& cfg, const std::string& sets, const std::string& flag = "--set");
 
 }  // namespace apps

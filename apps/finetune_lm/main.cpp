@@ -12,6 +12,7 @@
 #include <map>
 
 #include "apps/common/cli.h"
+#include "apps/common/compare.h"
 #include "apps/common/program.h"
 #include "apps/common/run_dir.h"
 #include "apps/common/trainer.h"
@@ -166,28 +167,6 @@ nlohmann::json run_method(CLI::App& app, const Flags& f, const std::string& meth
 }
 
 // The comparison table (markdown), one row per run.
-std::string comparison_table(const std::vector<nlohmann::json>& rows) {
-  const bool choices = rows[0].contains("acc");
-  std::string s = choices ? "| method | acc | acc_norm | eval loss | trainable params | trainable % | seconds |\n"
-                            "|---|---:|---:|---:|---:|---:|---:|\n"
-                          : "| method | eval loss | eval ppl | trainable params | trainable % | seconds |\n"
-                            "|---|---:|---:|---:|---:|---:|\n";
-  char buf[256];
-  for (const auto& r : rows) {
-    const std::string m = r["method"].get<std::string>();
-    const long long tp = r["trainable_params"].get<int64_t>();
-    const double pct = r["trainable_percent"].get<double>(), secs = r["train_seconds"].get<double>();
-    if (choices)
-      std::snprintf(buf, sizeof buf, "| %s | %.4f | %.4f | %.4f | %lld | %.2f%% | %.1f |\n", m.c_str(), r.value("acc", 0.0),
-                    r.value("acc_norm", 0.0), r.value("eval_loss", 0.0), tp, pct, secs);
-    else
-      std::snprintf(buf, sizeof buf, "| %s | %.4f | %.3f | %lld | %.2f%% | %.1f |\n", m.c_str(), r.value("eval_loss", 0.0),
-                    r.value("eval_ppl", 0.0), tp, pct, secs);
-    s += buf;
-  }
-  return s;
-}
-
 int run(CLI::App& app, Flags& f) {
   const auto t0 = std::chrono::steady_clock::now();
   auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
@@ -265,23 +244,20 @@ int run(CLI::App& app, Flags& f) {
                                     : lmapps::load_dir_tokenizer("", f.tokenizer.empty() ? "bytes" : f.tokenizer, &tokenizer_source);
   finetune_lm::LmData lmdata(data, eval, true, *tok, data_options(f));
   std::fprintf(stderr, "finetune_lm: %s (%s), %s\n", data.path.c_str(), finetune_lm::kind_name(data.kind), lmdata.describe().c_str());
-  if (methods.size() == 1) {
-    nlohmann::json r = run_method(app, f, methods[0], f.common.out, resume, lmdata);
-    r["seconds"] = seconds();
-    apps::print_result(r);
-    return 0;
+  // multiple-choice tasks report acc and acc_norm; text and prompt/answer sets loss and perplexity
+  std::vector<apps::MetricColumn> metrics;
+  if (lmdata.has_choices()) {
+    metrics.push_back({"acc", "acc", 4});
+    metrics.push_back({"acc_norm", "acc_norm", 4});
+    metrics.push_back({"eval loss", "eval_loss", 4});
+  } else {
+    metrics.push_back({"eval loss", "eval_loss", 4});
+    metrics.push_back({"eval ppl", "eval_ppl", 3});
   }
-  std::vector<nlohmann::json> rows;
-  for (const auto& m : methods) {
-    std::fprintf(stderr, "finetune_lm: --- %s ---\n", m.c_str());
-    rows.push_back(run_method(app, f, m, f.common.out + "/" + m, false, lmdata));
-  }
-  const std::string table = comparison_table(rows);
-  apps::write_file_atomic(f.common.out + "/comparison.md", table);
-  std::printf("\n%s\n", table.c_str());
-  nlohmann::json r = rows[0];
-  r["comparison"] = rows;
-  r["run_dir"] = f.common.out;
+  nlohmann::json r = apps::run_methods(
+      "finetune_lm", methods, f.common.out, resume,
+      [&](const std::string& m, const std::string& dir, bool res) { return run_method(app, f, m, dir, res, lmdata); },
+      metrics);
   r["seconds"] = seconds();
   apps::print_result(r);
   return 0;

@@ -9,6 +9,8 @@
 #include <map>
 #include <sstream>
 
+#include "apps/common/cli.h"
+#include "apps/common/compare.h"
 #include "apps/common/program.h"
 #include "apps/common/trainer.h"
 #include "apps/common/vision_data.h"
@@ -39,21 +41,6 @@ std::string resolve_model_dir(const std::string& dir) {
   return fs::exists(repo) ? repo : dir;
 }
 
-void apply_sets(mamba::VimConfig& cfg, const std::string& sets) {
-  std::istringstream in(sets);
-  std::string item;
-  while (in >> item) {
-    const size_t eq = item.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw std::invalid_argument("--set: expected field=value, got '" + item + "'");
-    try {
-      mamba::set_field(cfg, item.substr(0, eq), item.substr(eq + 1));
-    } catch (const std::exception& e) {
-      throw std::invalid_argument("--set " + item + ": " + e.what());
-    }
-  }
-}
-
 // The base model: --preset (fresh weights from --seed) or --model DIR (Vim layout).
 std::shared_ptr<mamba::VisionMamba> build_model(const Flags& f) {
   if (!f.preset.empty()) {
@@ -63,7 +50,7 @@ std::shared_ptr<mamba::VisionMamba> build_model(const Flags& f) {
     } catch (const std::exception& e) {
       throw std::invalid_argument("--preset: " + std::string(e.what()));
     }
-    apply_sets(cfg, f.sets);
+    apps::apply_config_sets(cfg, f.sets);
     cfg.validate();
     tensor::Generator gen(f.common.seed);
     return std::make_shared<mamba::VisionMamba>(cfg, &gen);
@@ -188,21 +175,6 @@ nlohmann::json run_method(CLI::App& app, Flags& f, const std::string& method, co
 }
 
 // The comparison table (markdown), one row per run.
-std::string comparison_table(const std::vector<nlohmann::json>& rows) {
-  std::string s =
-      "| method | eval acc | eval loss | trainable params | trainable % | seconds |\n"
-      "|---|---:|---:|---:|---:|---:|\n";
-  char buf[256];
-  for (const auto& r : rows) {
-    std::snprintf(buf, sizeof buf, "| %s | %.4f | %.4f | %lld | %.2f%% | %.1f |\n",
-                  r["method"].get<std::string>().c_str(), r.value("eval_acc", 0.0), r.value("eval_loss", 0.0),
-                  (long long)r["trainable_params"].get<int64_t>(), r["trainable_percent"].get<double>(),
-                  r["train_seconds"].get<double>());
-    s += buf;
-  }
-  return s;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -309,23 +281,10 @@ int main(int argc, char** argv) {
     const std::string eval_spec = f.eval_data.empty() ? f.data : f.eval_data;
     data.eval = apps::load_image_data(eval_spec, false, cfg, f.eval_size, f.common.seed + 1,
                                       f.eval_data.empty() ? "--data" : "--eval-data", f.common.dev);
-    if (methods.size() == 1) {
-      nlohmann::json r = run_method(app, f, methods[0], f.common.out, resume, data);
-      r["seconds"] = seconds();
-      apps::print_result(r);
-      return 0;
-    }
-    std::vector<nlohmann::json> rows;
-    for (const auto& m : methods) {
-      std::fprintf(stderr, "finetune_vim: --- %s ---\n", m.c_str());
-      rows.push_back(run_method(app, f, m, f.common.out + "/" + m, false, data));
-    }
-    const std::string table = comparison_table(rows);
-    apps::write_file_atomic(f.common.out + "/comparison.md", table);
-    std::printf("\n%s\n", table.c_str());
-    nlohmann::json r = rows[0];
-    r["comparison"] = rows;
-    r["run_dir"] = f.common.out;
+    nlohmann::json r = apps::run_methods(
+        "finetune_vim", methods, f.common.out, resume,
+        [&](const std::string& m, const std::string& dir, bool res) { return run_method(app, f, m, dir, res, data); },
+        {{"eval acc", "eval_acc", 4}, {"eval loss", "eval_loss", 4}});
     r["seconds"] = seconds();
     apps::print_result(r);
     return 0;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <sstream>
 
+#include "apps/common/cli.h"
 #include "apps/common/program.h"
 #include "apps/common/trainer.h"
 #include "apps/common/vision_data.h"
@@ -19,22 +20,6 @@ const char* kSmallPreset = "fmnist-small";
 const char* kSmallSet =
     "img_size=28 patch_size=7 stride=7 channels=1 embed_dim=64 depth=4 d_state=8 num_classes=10 "
     "image_mean=0.2860 image_std=0.3530";
-
-// "a=1 b=2,3" -> cfg.a = 1, cfg.b = 2,3 (mamba::set_field), errors naming --set.
-void apply_sets(mamba::VimConfig& cfg, const std::string& sets) {
-  std::istringstream in(sets);
-  std::string item;
-  while (in >> item) {
-    const size_t eq = item.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw std::invalid_argument("--set: expected field=value, got '" + item + "'");
-    try {
-      mamba::set_field(cfg, item.substr(0, eq), item.substr(eq + 1));
-    } catch (const std::exception& e) {
-      throw std::invalid_argument("--set " + item + ": " + e.what());
-    }
-  }
-}
 
 }  // namespace
 
@@ -77,14 +62,14 @@ int main(int argc, char** argv) {
     try {
       if (preset == kSmallPreset) {
         cfg = mamba::vim_preset("vim-test");
-        apply_sets(cfg, kSmallSet);
+        apps::apply_config_sets(cfg, kSmallSet);
       } else {
         cfg = mamba::vim_preset(preset);
       }
     } catch (const std::exception& e) {
       throw std::invalid_argument("--preset: " + std::string(e.what()));
     }
-    apply_sets(cfg, sets);
+    apps::apply_config_sets(cfg, sets);
     cfg.validate();
     tensor::Generator init_gen(common.seed);
     auto model = std::make_shared<mamba::VisionMamba>(cfg, &init_gen);

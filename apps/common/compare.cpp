@@ -1,0 +1,49 @@
+// compare.cpp: running one or several PEFT methods on the same budget, and their comparison table.
+#include "apps/common/compare.h"
+
+#include <cstdio>
+
+#include "apps/common/run_dir.h"
+
+namespace apps {
+
+namespace {
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+}  // namespace
+
+std::string comparison_table(const std::vector<nlohmann::json>& rows, const std::vector<MetricColumn>& metrics) {
+  std::string head = "| method |", rule = "|---|";
+  for (const auto& m : metrics) head += " " + m.header + " |", rule += "---:|";
+  std::string s = head + " trainable params | trainable % | seconds |\n" + rule + "---:|---:|---:|\n";
+  for (const auto& r : rows) {
+    s += "| " + r.at("method").get<std::string>() + " |";
+    for (const auto& m : metrics) s += " " + fixed(r.value(m.key, 0.0), m.decimals) + " |";
+    s += " " + std::to_string(r.at("trainable_params").get<int64_t>()) + " | " +
+         fixed(r.at("trainable_percent").get<double>(), 2) + "% | " + fixed(r.at("train_seconds").get<double>(), 1) +
+         " |\n";
+  }
+  return s;
+}
+
+nlohmann::json run_methods(const std::string& program, const std::vector<std::string>& methods, const std::string& out,
+                           bool resume, const RunMethod& run_one, const std::vector<MetricColumn>& metrics) {
+  if (methods.size() == 1) return run_one(methods[0], out, resume);
+  std::vector<nlohmann::json> rows;
+  for (const auto& m : methods) {
+    std::fprintf(stderr, "%s: --- %s ---\n", program.c_str(), m.c_str());
+    rows.push_back(run_one(m, out + "/" + m, false));
+  }
+  const std::string table = comparison_table(rows, metrics);
+  write_file_atomic(out + "/comparison.md", table);
+  std::printf("\n%s\n", table.c_str());
+  nlohmann::json r = rows[0];
+  r["comparison"] = rows;
+  r["run_dir"] = out;
+  return r;
+}
+
+}  // namespace apps
