@@ -55,8 +55,9 @@ Tensor generate(MambaLM& model, const Tensor& prompt, const SamplingOptions& opt
   tensor::Generator& g = gen ? *gen : tensor::default_generator();
   const int64_t b = prompt.size(0);
   std::vector<std::vector<int64_t>> out(static_cast<size_t>(b));
+  const Tensor prompt_host = prompt.to(tensor::Device::cpu());  // one copy, not one per element
   for (int64_t i = 0; i < b; ++i)
-    for (int64_t t = 0; t < prompt.size(1); ++t) out[i].push_back(static_cast<int64_t>(prompt.at({i, t})));
+    for (int64_t t = 0; t < prompt.size(1); ++t) out[i].push_back(static_cast<int64_t>(prompt_host.at({i, t})));
   InferenceCache cache;
   Tensor logits = model.prefill(prompt, cache).to(tensor::Device::cpu());  // [b, V], sampled on the CPU
   std::vector<bool> done(static_cast<size_t>(b), false);

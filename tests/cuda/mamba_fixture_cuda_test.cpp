@@ -9,6 +9,7 @@
 
 #include "autograd/ops.h"
 #include "cuda/gpu_test_util.h"
+#include "mamba/api.h"
 #include "mamba/checkpoint.h"
 #include "mamba/mamba_test_util.h"
 #include "nn/loss.h"
@@ -66,6 +67,23 @@ TEST(MambaFixtureCuda, VisionMambaMatchesReference) {
   EXPECT_LE(rel_err(logits.data().to(Device::cpu()), fx.load("logits")), 1e-4);
   EXPECT_LE(rel_err(loss.data().reshape({1}).to(Device::cpu()), fx.load("loss")), 1e-4);
   EXPECT_EQ(check_grads(*model, fx, "grad.", 1e-3), 4 + 2 * 17 + 3);
+}
+
+// The library calls the apps use (mamba/api.h) on a model living on the GPU: they build their index
+// tensors there and give the CPU model's answers.
+TEST(MambaFixtureCuda, ApiCallsRunOnAGpuModel) {
+  PM_REQUIRE_GPU();
+  const std::string dir = pm_test::data_path("mamba_hf_tiny");
+  auto cpu = mamba::load_mamba_lm(dir, DType::Float32), gpu = mamba::load_mamba_lm(dir, DType::Float32);
+  gpu->to(Device::cuda());
+  nn::SafetensorsFile fx(dir + "/fixtures.safetensors");
+  const tensor::Tensor ids = fx.load("input_ids");
+  std::vector<int64_t> tokens;
+  for (int64_t t = 0; t < ids.size(1); ++t) tokens.push_back(static_cast<int64_t>(ids.at({0, t})));
+  const double want = mamba::next_token_loss(*cpu, tokens, 5).mean_loss;
+  EXPECT_NEAR(mamba::next_token_loss(*gpu, tokens, 5).mean_loss, want, 1e-4 * std::fabs(want));
+  const std::vector<int64_t> prompt(tokens.begin(), tokens.begin() + 3);
+  EXPECT_EQ(mamba::generate_greedy(*gpu, prompt, 6), mamba::generate_greedy(*cpu, prompt, 6));
 }
 
 }  // namespace
