@@ -136,10 +136,26 @@ void add_peft_flags(CLI::App& app, PeftFlags& f) {
       ->check(CLI::IsMember({"frozen", "trainable"}));
   app.add_option("--targets", f.targets,
                  "comma-separated glob patterns of the modules to adapt (default: the method's)");
+  app.add_option("--layers", f.layers, "comma-separated layer indices to adapt, e.g. 0,5,11 (default: every layer)");
+  app.add_flag("--train-embeddings", f.opts.train_embeddings,
+               "also train the token / patch / position embeddings (the paper finds it hurts transfer)");
 }
 
 void resolve_peft_flags(PeftFlags& f, uint64_t seed) {
   f.opts.targets = split_list(f.targets);
+  f.opts.layers.clear();
+  for (const auto& item : split_list(f.layers)) {
+    size_t used = 0;
+    long long v = -1;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size() || v < 0)
+      throw std::invalid_argument("--layers: expected comma-separated layer indices >= 0, got '" + item + "'");
+    f.opts.layers.push_back(v);
+  }
   f.opts.seed = seed;
   if (f.opts.rank < 1) throw std::invalid_argument("--rank must be >= 1, got " + std::to_string(f.opts.rank));
   if (!(f.opts.alpha > 0)) throw std::invalid_argument("--alpha must be > 0");

@@ -36,11 +36,12 @@ struct PeftFlags {
   std::string method = "prodial";
   prodial::PeftOptions opts;
   std::string targets;  // comma-separated; copied into opts.targets by resolve_peft_flags
+  std::string layers;   // comma-separated layer indices; parsed into opts.layers
 };
 // The methods --peft accepts (prodial/registry.h's names).
 const std::vector<std::string>& peft_method_names();
 void add_peft_flags(CLI::App& app, PeftFlags& f);
-// Fills opts.targets and opts.seed (from the common seed); range errors name the flag.
+// Fills opts.targets, opts.layers and opts.seed (from the common seed); range errors name the flag.
 void resolve_peft_flags(PeftFlags& f, uint64_t seed);
 
 // The training loop's flags. A program sets its defaults in the struct before add_train_flags.

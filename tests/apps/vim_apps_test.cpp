@@ -350,6 +350,8 @@ TEST(VimApps, DryRunParameterCountsMatchTheShapes) {
   const int64_t total = model.num_parameters();
   const int64_t D = cfg.embed_dim, E = cfg.inner(), layers = cfg.depth, classes = cfg.num_classes, r = 4;
   const int64_t head = classes * D + classes;
+  // patch embedding (1 channel, 7x7 patches) + class token + position embedding of 16 patches + 1
+  const int64_t embeddings = (D * 7 * 7 + D) + D + (16 + 1) * D;
   // in_proj D -> 2E, out_proj E -> D: LoRA adds r (d_in + d_out) to each
   const int64_t lora = layers * r * ((D + 2 * E) + (E + D));
   // ProDiaL adds, besides its LoRA term, the block-diagonal R (rb blocks of (d_in/rb)^2; rb 0 = diagonal)
@@ -363,6 +365,10 @@ TEST(VimApps, DryRunParameterCountsMatchTheShapes) {
       {{"--peft", "head"}, head, total},
       {{"--peft", "lora", "--rank", "4"}, head + lora, total + lora},
       {{"--peft", "prodial", "--rank", "4", "--rb-in", "4"}, head + lora + prodial_extra, total + lora + prodial_extra},
+      // a layer subset, out_proj only, and the embeddings made trainable too
+      {{"--peft", "lora", "--rank", "4", "--layers", "0"}, head + lora / layers, total + lora / layers},
+      {{"--peft", "lora", "--rank", "4", "--targets", "out_proj"}, head + layers * r * (E + D), total + layers * r * (E + D)},
+      {{"--peft", "head", "--train-embeddings"}, head + embeddings, total},
   };
   for (const auto& c : cases) {
     ProgramRun d = run("finetune_vim", cat(cat({"--preset", "vim-test", "--set", kTinySet, "--dry-run"}, {}), c.args));
@@ -444,6 +450,10 @@ TEST(VimApps, BadInputIsOneLineAndWritesNothing) {
   expect_error(run("finetune_vim", {"--resume", t / "nothing-here"}), "finetune_vim", "--resume");
   expect_error(run("finetune_vim", cat(tiny_args(t / "data"), {"--lr", "-1"})), "finetune_vim", "--lr");
   expect_error(run("pretrain_vim", {"--set", "no_such_field=3", "--dry-run"}), "pretrain_vim", "no_such_field");
+  expect_error(run("finetune_vim", train({"--preset", "vim-test", "--set", kTinySet, "--layers", "0,x"})), "finetune_vim",
+               "--layers");
+  expect_error(run("finetune_vim", train({"--preset", "vim-test", "--set", kTinySet, "--layers", "99"})), "finetune_vim",
+               "in layers [99]");
   EXPECT_FALSE(fs::exists(out));
 }
 
