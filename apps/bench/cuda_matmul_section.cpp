@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "gpu_timer.h"
 #include "section.h"
 #include "tensor/cuda/runtime.h"
 #include "tensor/ops.h"
@@ -29,28 +30,6 @@ namespace bench {
 
 #if defined(PM_HAVE_CUDA)
 namespace {
-
-// Seconds of the fastest of opt.repeats runs of f, timed on the GPU with events, after opt.warmup runs.
-template <typename F> double gpu_seconds(const Options& opt, F&& f) {
-  cudaEvent_t start, stop;
-  PM_CUDA_CHECK(cudaEventCreate(&start));
-  PM_CUDA_CHECK(cudaEventCreate(&stop));
-  for (int i = 0; i < opt.warmup; ++i) f();
-  PM_CUDA_CHECK(cudaDeviceSynchronize());
-  float best_ms = 1e30f;
-  for (int i = 0; i < std::max(1, opt.repeats); ++i) {
-    PM_CUDA_CHECK(cudaEventRecord(start, 0));
-    f();
-    PM_CUDA_CHECK(cudaEventRecord(stop, 0));
-    PM_CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0;
-    PM_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    best_ms = std::min(best_ms, ms);
-  }
-  PM_CUDA_CHECK(cudaEventDestroy(start));
-  PM_CUDA_CHECK(cudaEventDestroy(stop));
-  return static_cast<double>(best_ms) * 1e-3;
-}
 
 std::string pct(double part, double whole) { return fixed(100.0 * part / whole, 1) + "%"; }
 
@@ -89,7 +68,7 @@ Json cuda_matmul_section(const Options& opt) {
     const Tensor src = Tensor::empty({static_cast<int64_t>(bytes / 4)}, DType::Float32, gpu);
     const Tensor dst = Tensor::empty({static_cast<int64_t>(bytes / 4)}, DType::Float32, gpu);
     PM_CUDA_CHECK(cudaMemset(src.raw_data(), 0, bytes));
-    const double s = gpu_seconds(opt, [&] {
+    const double s = best_gpu_seconds(opt, [&] {
       PM_CUDA_CHECK(cudaMemcpyAsync(dst.raw_data(), src.raw_data(), bytes, cudaMemcpyDeviceToDevice, 0));
     });
     copy_gbs = 2.0 * static_cast<double>(bytes) / s * 1e-9;
@@ -109,9 +88,9 @@ Json cuda_matmul_section(const Options& opt) {
     cublasHandle_t h = tensor::cuda::cublas_handle();
     for (const bool tf32 : {false, true}) {
       tensor::cuda::set_allow_tf32(tf32);
-      const double ours = flop / gpu_seconds(opt, [&] { tensor::matmul(a, b); }) * 1e-12;
+      const double ours = flop / best_gpu_seconds(opt, [&] { tensor::matmul(a, b); }) * 1e-12;
       const float one = 1.0f, zero = 0.0f;
-      const double theirs = flop / gpu_seconds(opt, [&] {
+      const double theirs = flop / best_gpu_seconds(opt, [&] {
                               // row-major C = A B is column-major C^T = B^T A^T: B first
                               PM_CUBLAS_CHECK(cublasSetMathMode(h, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
                               PM_CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, b.data<float>(), n,
@@ -139,10 +118,10 @@ Json cuda_matmul_section(const Options& opt) {
     // The training path (autograd): the forward leaves each row's log-sum-exp, the backward reads the
     // logits once. "recomputing" is the backward without it (two reads of each row, the second from L2).
     Tensor lse;
-    const double fwd = gpu_seconds(opt, [&] { tensor::cross_entropy(logits, target, {}, &lse); });
-    const double bwd = gpu_seconds(opt, [&] { tensor::cross_entropy_backward(g, logits, target, {}, lse); });
-    const double bwd_re = gpu_seconds(opt, [&] { tensor::cross_entropy_backward(g, logits, target); });
-    const double both = gpu_seconds(opt, [&] {
+    const double fwd = best_gpu_seconds(opt, [&] { tensor::cross_entropy(logits, target, {}, &lse); });
+    const double bwd = best_gpu_seconds(opt, [&] { tensor::cross_entropy_backward(g, logits, target, {}, lse); });
+    const double bwd_re = best_gpu_seconds(opt, [&] { tensor::cross_entropy_backward(g, logits, target); });
+    const double both = best_gpu_seconds(opt, [&] {
       tensor::cross_entropy(logits, target, {}, &lse);
       tensor::cross_entropy_backward(g, logits, target, {}, lse);
     });

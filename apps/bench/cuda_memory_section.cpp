@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "gpu_timer.h"
 #include "section.h"
 #include "tensor/cuda/runtime.h"
 #include "tensor/ops.h"
@@ -23,28 +24,6 @@ namespace {
 
 void check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw std::runtime_error(std::string("cuda_memory: ") + what + ": " + cudaGetErrorString(e));
-}
-
-// Seconds of the fastest of opt.repeats runs of f, timed on the GPU with events, after opt.warmup runs.
-template <typename F> double best_gpu_seconds(const Options& opt, F&& f) {
-  cudaEvent_t start, stop;
-  check(cudaEventCreate(&start), "cudaEventCreate");
-  check(cudaEventCreate(&stop), "cudaEventCreate");
-  for (int i = 0; i < opt.warmup; ++i) f();
-  check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
-  float best_ms = 1e30f;
-  for (int i = 0; i < std::max(1, opt.repeats); ++i) {
-    check(cudaEventRecord(start, 0), "cudaEventRecord");
-    f();
-    check(cudaEventRecord(stop, 0), "cudaEventRecord");
-    check(cudaEventSynchronize(stop), "cudaEventSynchronize");
-    float ms = 0;
-    check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
-    best_ms = std::min(best_ms, ms);
-  }
-  check(cudaEventDestroy(start), "cudaEventDestroy");
-  check(cudaEventDestroy(stop), "cudaEventDestroy");
-  return static_cast<double>(best_ms) * 1e-3;
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "mamba/lm.h"
 #include "mamba/ops/selective_scan.h"
 #include "nn/optim/adamw.h"
+#include "gpu_timer.h"
 #include "section.h"
 #include "tensor/cuda/runtime.h"
 #include "tensor/ops.h"
@@ -39,28 +40,6 @@ using tensor::Tensor;
 void check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw std::runtime_error(std::string("mamba_scan: ") + what + ": " + cudaGetErrorString(e));
 }
-
-// Milliseconds of the fastest of `repeats` runs of f (CUDA events), after `warmup` runs.
-template <typename F> double best_gpu_ms(int warmup, int repeats, F&& f) {
-  cudaEvent_t start, stop;
-  check(cudaEventCreate(&start), "cudaEventCreate");
-  check(cudaEventCreate(&stop), "cudaEventCreate");
-  for (int i = 0; i < warmup; ++i) f();
-  check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
-  float best = 1e30f;
-  for (int i = 0; i < std::max(1, repeats); ++i) {
-    check(cudaEventRecord(start, 0), "cudaEventRecord");
-    f();
-    check(cudaEventRecord(stop, 0), "cudaEventRecord");
-    check(cudaEventSynchronize(stop), "cudaEventSynchronize");
-    float ms = 0;
-    check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
-    best = std::min(best, ms);
-  }
-  check(cudaEventDestroy(start), "cudaEventDestroy");
-  check(cudaEventDestroy(stop), "cudaEventDestroy");
-  return best;
-}
 #endif
 
 }  // namespace
@@ -79,7 +58,7 @@ Json mamba_scan_section(const Options& opt) {
   // copy bandwidth: 256 MiB device to device, read + write counted
   const int64_t n = int64_t(64) << 20;
   Tensor src = tensor::ones({n}, DType::Float32, dev), dst = Tensor::empty({n}, DType::Float32, dev);
-  const double copy_ms = best_gpu_ms(opt.warmup + 1, std::max(opt.repeats, 10), [&] {
+  const double copy_ms = 1e3 * best_gpu_seconds(opt.warmup + 1, std::max(opt.repeats, 10), [&] {
     check(cudaMemcpyAsync(dst.raw_data(), src.raw_data(), static_cast<size_t>(n) * 4, cudaMemcpyDeviceToDevice, 0),
           "cudaMemcpyAsync");
   });
@@ -107,13 +86,13 @@ Json mamba_scan_section(const Options& opt) {
     mamba::ScanOptions o;
     o.delta_softplus = true;
     mamba::ScanForward f;
-    const double fwd = best_gpu_ms(opt.warmup, opt.repeats, [&] {
+    const double fwd = 1e3 * best_gpu_seconds(opt.warmup, opt.repeats, [&] {
       f = mamba::selective_scan_forward(u, delta, A, B, C, D, z, bias, o, true);
     });
-    const double bwd = best_gpu_ms(opt.warmup, opt.repeats, [&] {
+    const double bwd = 1e3 * best_gpu_seconds(opt.warmup, opt.repeats, [&] {
       mamba::selective_scan_backward(grad, u, delta, A, B, C, D, z, bias, f.checkpoints, o);
     });
-    const double both = best_gpu_ms(opt.warmup, opt.repeats, [&] {
+    const double both = 1e3 * best_gpu_seconds(opt.warmup, opt.repeats, [&] {
       mamba::ScanForward ff = mamba::selective_scan_forward(u, delta, A, B, C, D, z, bias, o, true);
       mamba::selective_scan_backward(grad, u, delta, A, B, C, D, z, bias, ff.checkpoints, o);
     });
