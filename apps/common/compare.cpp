@@ -3,6 +3,9 @@
 
 #include <cstdio>
 
+#include <algorithm>
+
+#include "apps/common/program.h"
 #include "apps/common/run_dir.h"
 
 namespace apps {
@@ -27,6 +30,21 @@ std::string comparison_table(const std::vector<nlohmann::json>& rows, const std:
          " |\n";
   }
   return s;
+}
+
+nlohmann::json method_run_config(const CLI::App& app, const CommonFlags& common, const std::string& out,
+                                 const std::string& method, double lr, const prodial::PeftSummary& summary) {
+  CommonFlags c = common;
+  c.out = out;
+  nlohmann::json config = base_config(app, c);
+  config["flags"]["peft"] = method;
+  config["flags"]["lr"] = lr;
+  config["flags"].erase("compare");
+  auto& given = config["given"];
+  given.erase(std::remove(given.begin(), given.end(), nlohmann::json("compare")), given.end());
+  if (std::find(given.begin(), given.end(), nlohmann::json("peft")) == given.end()) given.push_back("peft");
+  config["peft"] = summary.json();
+  return config;
 }
 
 nlohmann::json run_methods(const std::string& program, const std::vector<std::string>& methods, const std::string& out,

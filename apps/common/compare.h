@@ -5,7 +5,11 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+
+#include "apps/common/cli.h"
+#include "prodial/peft.h"
 
 namespace apps {
 
@@ -23,6 +27,12 @@ std::string comparison_table(const std::vector<nlohmann::json>& rows, const std:
 // runs in `out` (resuming when asked) and its result is returned as is. Several run one after another,
 // fresh, in out/<method>; then the table is printed on stdout and written to out/comparison.md, and
 // the result is the first method's with "comparison" (every row) and "run_dir" added.
+// config.json of one method's run: base_config with the run's own directory, --peft recorded as if
+// given (so --resume re-applies it), the resolved --lr, --compare dropped, and the PEFT summary
+// under "peft". Programs add their own keys (model, resolved sizes) before writing it.
+nlohmann::json method_run_config(const CLI::App& app, const CommonFlags& common, const std::string& out,
+                                 const std::string& method, double lr, const prodial::PeftSummary& summary);
+
 using RunMethod = std::function<nlohmann::json(const std::string& method, const std::string& run_dir, bool resume)>;
 nlohmann::json run_methods(const std::string& program, const std::vector<std::string>& methods, const std::string& out,
                            bool resume, const RunMethod& run_one, const std::vector<MetricColumn>& metrics);

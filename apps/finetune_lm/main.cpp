@@ -97,18 +97,9 @@ nlohmann::json run_method(CLI::App& app, const Flags& f, const std::string& meth
   const int64_t steps = apps::total_steps(f.train, data.batches_per_epoch());
   const double lr = f.train.lr > 0 ? f.train.lr : default_lr(method);
   if (!resume) {
-    apps::CommonFlags c = f.common;
-    c.out = out;
-    nlohmann::json config = apps::base_config(app, c);
-    config["flags"]["peft"] = method;
-    config["flags"]["lr"] = lr;
-    config["flags"].erase("compare");
-    auto& given = config["given"];
-    given.erase(std::remove(given.begin(), given.end(), nlohmann::json("compare")), given.end());
-    if (std::find(given.begin(), given.end(), nlohmann::json("peft")) == given.end()) given.push_back("peft");
+    nlohmann::json config = apps::method_run_config(app, f.common, out, method, lr, summary);
     config["model"] = lm.dir;
     config["model_config"] = mamba::to_json(model.config());
-    config["peft"] = summary.json();
     config["resolved"] = {{"lr", lr}, {"total_steps", steps}, {"data", data.describe()}};
     run.write_config(config);
   }

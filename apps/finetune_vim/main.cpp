@@ -112,17 +112,8 @@ nlohmann::json run_method(CLI::App& app, Flags& f, const std::string& method, co
   const int64_t steps = apps::total_steps(f.train, apps::batches_per_epoch(data.train, f.train.batch_size));
   const double lr = f.train.lr > 0 ? f.train.lr : default_lr(method);
   if (!resume) {
-    apps::CommonFlags c = f.common;
-    c.out = out;
-    nlohmann::json config = apps::base_config(app, c);
-    config["flags"]["peft"] = method;
-    config["flags"]["lr"] = lr;
-    config["flags"].erase("compare");
-    auto& given = config["given"];
-    given.erase(std::remove(given.begin(), given.end(), nlohmann::json("compare")), given.end());
-    if (std::find(given.begin(), given.end(), nlohmann::json("peft")) == given.end()) given.push_back("peft");
+    nlohmann::json config = apps::method_run_config(app, f.common, out, method, lr, summary);
     config["model"] = mamba::to_json(model->config());
-    config["peft"] = summary.json();
     config["resolved"] = {
         {"lr", lr}, {"total_steps", steps}, {"train_examples", data.train.size()}, {"eval_examples", data.eval.size()}};
     run.write_config(config);
