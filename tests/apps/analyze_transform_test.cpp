@@ -2,7 +2,7 @@
 // written by the test (a Mamba LM saved in the HF layout, a copy with one in_proj scaled column-wise
 // saved in the mamba_ssm layout; Vim directories of two widths): the JSON contract, the run directory's
 // files, the heat maps decoded back, --help, and the one-line errors that leave nothing behind.
-// The program is found at $PM_ANALYZE_TRANSFORM, else $PM_APPS_BIN_DIR/analyze_transform/, else next to
+// The program is found through program_runner.h: $PM_APPS_BIN_DIR/analyze_transform/, else next to
 // this test's build folder (<build>/apps/analyze_transform/).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -23,6 +23,7 @@
 #include "mamba/checkpoint.h"
 #include "mamba/config.h"
 #include "mamba/lm.h"
+#include "program_runner.h"
 #include "mamba/vision.h"
 #include "tensor/generator.h"
 
@@ -30,30 +31,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string program_path() {
-  if (const char* env = std::getenv("PM_ANALYZE_TRANSFORM")) return env;
-  if (const char* d = std::getenv("PM_APPS_BIN_DIR")) return std::string(d) + "/analyze_transform/analyze_transform";
-  const fs::path self = fs::read_symlink("/proc/self/exe");  // <build>/tests/test_apps
-  return (self.parent_path().parent_path() / "apps" / "analyze_transform" / "analyze_transform").string();
-}
-
-struct Result {
-  int rc = -1;
-  std::string out, err;
-  std::string last_line() const {
-    std::string s = out;
-    while (!s.empty() && s.back() == '\n') s.pop_back();
-    const size_t nl = s.rfind('\n');
-    return nl == std::string::npos ? s : s.substr(nl + 1);
-  }
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using apps_test::read_text;
+using apps_test::RunResult;
 
 class AnalyzeTransformCli : public ::testing::Test {
  protected:
@@ -61,21 +40,18 @@ class AnalyzeTransformCli : public ::testing::Test {
     dir_ = (fs::temp_directory_path() / ("pm_analyze_cli_" + std::to_string(::getpid()))).string();
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    bin_ = program_path();
-    ASSERT_TRUE(fs::exists(bin_)) << bin_ << " not found: build the analyze_transform target (or set PM_ANALYZE_TRANSFORM)";
+    const std::string bin = apps_test::program_path("analyze_transform");
+    ASSERT_TRUE(fs::exists(bin)) << bin << " not found: build the analyze_transform target (or set PM_APPS_BIN_DIR)";
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
 
-  Result run(const std::string& args) const {
-    Result r;
-    const std::string out = path("stdout.txt"), err = path("stderr.txt");
-    const std::string cmd = "'" + bin_ + "' " + args + " >'" + out + "' 2>'" + err + "'";
-    const int status = std::system(cmd.c_str());
-    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
+  // Runs the program with whitespace-separated arguments (the test's paths have no spaces).
+  RunResult run(const std::string& args) const {
+    std::istringstream in(args);
+    std::vector<std::string> v;
+    for (std::string a; in >> a;) v.push_back(a);
+    return apps_test::run_program("analyze_transform", v);
   }
 
   // Two LM directories: pretrained (HF layout) and fine-tuned (mamba_ssm layout) whose layer-1 in_proj
@@ -91,15 +67,15 @@ class AnalyzeTransformCli : public ::testing::Test {
     mamba::save_mamba_lm(lm, path("ft"), mamba::CheckpointLayout::MambaSSM);
   }
 
-  std::string dir_, bin_;
+  std::string dir_;
 };
 
 TEST_F(AnalyzeTransformCli, LmPairJsonRunDirectoryAndHeatmaps) {
   make_lm_pair();
-  const Result r = run("--pretrained " + path("pre") + " --finetuned " + path("ft") + " --out " + path("run") +
+  const RunResult r = run("--pretrained " + path("pre") + " --finetuned " + path("ft") + " --out " + path("run") +
                        " --block-count 4,8 --heatmap-size 8 --threads 2");
   ASSERT_EQ(r.rc, 0) << r.err;
-  const nlohmann::json j = nlohmann::json::parse(r.last_line());
+  const nlohmann::json j = r.last_json();
   ASSERT_EQ(j["projectors"].size(), 4u);  // 2 layers x (in, out)
   EXPECT_EQ(j["block_count_in"], 4);
   EXPECT_EQ(j["block_count_out"], 8);
@@ -128,14 +104,14 @@ TEST_F(AnalyzeTransformCli, LmPairJsonRunDirectoryAndHeatmaps) {
   EXPECT_NE(r.out.find("diag_mean"), std::string::npos);
 
   // run directory
-  const nlohmann::json config = nlohmann::json::parse(slurp(path("run/config.json")));
+  const nlohmann::json config = nlohmann::json::parse(read_text(path("run/config.json")));
   EXPECT_EQ(config["program"], "analyze_transform");
   EXPECT_EQ(config["flags"]["block-count"], "4,8");
   EXPECT_EQ(config["pretrained_layout"], "huggingface");
   EXPECT_EQ(config["finetuned_layout"], "mamba_ssm");
-  const nlohmann::json stats = nlohmann::json::parse(slurp(path("run/stats.json")));
+  const nlohmann::json stats = nlohmann::json::parse(read_text(path("run/stats.json")));
   EXPECT_EQ(stats["projectors"], j["projectors"]);
-  const std::string csv = slurp(path("run/stats.csv"));
+  const std::string csv = read_text(path("run/stats.csv"));
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5);
   EXPECT_EQ(csv.rfind("name,layer,projector,", 0), 0u);
   ASSERT_EQ(j["heatmaps"].size(), 4u);
@@ -150,16 +126,16 @@ TEST_F(AnalyzeTransformCli, LmPairJsonRunDirectoryAndHeatmaps) {
   EXPECT_TRUE(fs::exists(path("run/heatmaps/T_layer1_in_proj.png")));
 
   // the same --out again is refused (it holds a run)
-  const Result again = run("--pretrained " + path("pre") + " --finetuned " + path("ft") + " --out " + path("run"));
+  const RunResult again = run("--pretrained " + path("pre") + " --finetuned " + path("ft") + " --out " + path("run"));
   EXPECT_EQ(again.rc, 1);
 }
 
 TEST_F(AnalyzeTransformCli, SubsetsAndNoHeatmaps) {
   make_lm_pair();
-  const Result r = run("--pretrained " + path("pre") + " --finetuned " + path("ft") + " --out " + path("run") +
+  const RunResult r = run("--pretrained " + path("pre") + " --finetuned " + path("ft") + " --out " + path("run") +
                        " --layers 1 --projectors in --no-heatmaps --threads 1");
   ASSERT_EQ(r.rc, 0) << r.err;
-  const nlohmann::json j = nlohmann::json::parse(r.last_line());
+  const nlohmann::json j = r.last_json();
   ASSERT_EQ(j["projectors"].size(), 1u);
   EXPECT_EQ(j["projectors"][0]["name"], "backbone.layers.1.mixer.in_proj.weight");
   EXPECT_TRUE(j["heatmaps"].empty());
@@ -167,7 +143,7 @@ TEST_F(AnalyzeTransformCli, SubsetsAndNoHeatmaps) {
 }
 
 TEST_F(AnalyzeTransformCli, Help) {
-  const Result r = run("--help");
+  const RunResult r = run("--help");
   EXPECT_EQ(r.rc, 0);
   for (const char* flag : {"--pretrained", "--finetuned", "--layers", "--projectors", "--block-count", "--heatmap-size",
                            "--out", "--threads", "--rcond", "--clip"})
@@ -175,7 +151,7 @@ TEST_F(AnalyzeTransformCli, Help) {
 }
 
 // One line on stderr, "analyze_transform: error: ...", exit 1, and no run directory.
-void expect_error(const Result& r, const std::vector<std::string>& parts, const std::string& out_dir) {
+void expect_error(const RunResult& r, const std::vector<std::string>& parts, const std::string& out_dir) {
   EXPECT_EQ(r.rc, 1) << r.out;
   EXPECT_EQ(r.err.rfind("analyze_transform: error: ", 0), 0u) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/test_util.h"
+#include "program_runner.h"
 #include "datasets/image_decode.h"
 #include "mamba/checkpoint.h"
 #include "mamba/config.h"
@@ -38,87 +39,22 @@ namespace fs = std::filesystem;
 // The tiny model of these tests: vim-test reshaped for 28x28 grey images, 10 classes.
 const char* kTinySet = "img_size=28 patch_size=7 stride=7 channels=1 num_classes=10 image_mean=0.2 image_std=0.3";
 
-std::string program_path(const std::string& name) {
-  if (const char* d = std::getenv("PM_APPS_BIN_DIR")) return std::string(d) + "/" + name + "/" + name;
-  const fs::path self = fs::read_symlink("/proc/self/exe");  // <build>/tests/test_apps
-  return (self.parent_path().parent_path() / "apps" / name / name).string();
+using apps_test::read_text;
+using apps_test::RunResult;
+using apps_test::TempDir;
+
+// Runs a program on the CPU (or `device`) with 2 threads.
+RunResult run(const std::string& name, const std::vector<std::string>& args, const std::string& device = "cpu") {
+  std::vector<std::string> all = {"--threads", "2", "--device", device};
+  all.insert(all.end(), args.begin(), args.end());
+  return apps_test::run_program(name, all);
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ =
-        (fs::temp_directory_path() / ("vimapps-" + std::to_string(::getpid()) + "-" + std::to_string(rd()))).string();
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-struct ProgramRun {
-  int rc = -1;
-  std::string out, err;
-  nlohmann::json json() const {  // the last stdout line
-    std::istringstream ss(out);
-    std::string line, last;
-    while (std::getline(ss, line))
-      if (!line.empty()) last = line;
-    auto j = nlohmann::json::parse(last, nullptr, false);
-    return j.is_discarded() ? nlohmann::json() : j;
-  }
-  std::vector<std::string> err_lines() const {
-    std::vector<std::string> v;
-    std::istringstream ss(err);
-    std::string line;
-    while (std::getline(ss, line))
-      if (!line.empty()) v.push_back(line);
-    return v;
-  }
-};
-
-ProgramRun run(const std::string& name, const std::vector<std::string>& args, const std::string& device = "cpu") {
-  static TempDir io;
-  static int n = 0;
-  const std::string out = io / ("out" + std::to_string(n)), err = io / ("err" + std::to_string(n));
-  ++n;
-  std::string cmd = quote(program_path(name)) + " --threads 2 --device " + device;
-  for (const auto& a : args) cmd += " " + quote(a);
-  cmd += " >" + quote(out) + " 2>" + quote(err) + " </dev/null";
-  const int status = std::system(cmd.c_str());
-  ProgramRun r;
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-  r.out = read_text(out);
-  r.err = read_text(err);
-  return r;
-}
-
-void expect_error(const ProgramRun& r, const std::string& program, const std::string& part) {
+// A failed run: exit status 1 and exactly one stderr line, "<program>: error: ..." containing `part`.
+void expect_error(const RunResult& r, const std::string& program, const std::string& part) {
   EXPECT_EQ(r.rc, 1) << r.out << r.err;
-  const auto lines = r.err_lines();
-  ASSERT_EQ(lines.size(), 1u) << r.err;
-  EXPECT_EQ(lines[0].rfind(program + ": error: ", 0), 0u) << lines[0];
-  EXPECT_NE(lines[0].find(part), std::string::npos) << "'" << lines[0] << "' lacks '" << part << "'";
+  EXPECT_EQ(r.err_lines().size(), 1u) << r.err;
+  apps_test::expect_one_line_error(r, program, part);
 }
 
 // Big-endian u32.
@@ -161,7 +97,7 @@ std::vector<std::string> cat(std::vector<std::string> a, const std::vector<std::
 // ---- contract and run directory ----------------------------------------------------------------
 
 TEST(VimApps, HelpListsTheFlagsAndExitsZero) {
-  ProgramRun r = run("finetune_vim", {"--help"});
+  RunResult r = run("finetune_vim", {"--help"});
   EXPECT_EQ(r.rc, 0);
   for (const char* flag : {"--peft", "--rb-in", "--rank", "--adapter", "--eval-only", "--dry-run", "--save-merged",
                            "--resume", "--schedule", "--device", "--out"})
@@ -172,11 +108,11 @@ TEST(VimApps, HelpListsTheFlagsAndExitsZero) {
 TEST(VimApps, PretrainWritesARunAndALoadableModel) {
   TempDir t;
   write_synthetic_idx(t / "data");
-  ProgramRun r =
+  RunResult r =
       run("pretrain_vim",
           cat(tiny_args(t / "data"), {"--steps", "8", "--eval-every", "4", "--out", t / "run", "--save", t / "saved"}));
   ASSERT_EQ(r.rc, 0) << r.err;
-  const nlohmann::json j = r.json();
+  const nlohmann::json j = r.last_json();
   for (const char* k : {"eval_loss", "eval_acc", "trainable_params", "total_params", "seconds"})
     EXPECT_TRUE(j.contains(k)) << k;
   EXPECT_EQ(j["trainable_params"], j["total_params"]);
@@ -184,9 +120,9 @@ TEST(VimApps, PretrainWritesARunAndALoadableModel) {
                         "model/config.json", "model/model.safetensors"})
     EXPECT_TRUE(fs::exists(t / ("run/" + std::string(f)))) << f;
   // the model saved by --save evaluates to the reported loss through finetune_vim --eval-only
-  ProgramRun e = run("finetune_vim", {"--model", t / "saved", "--eval-only", "--data", t / "data"});
+  RunResult e = run("finetune_vim", {"--model", t / "saved", "--eval-only", "--data", t / "data"});
   ASSERT_EQ(e.rc, 0) << e.err;
-  EXPECT_NEAR(e.json()["eval_loss"].get<double>(), j["eval_loss"].get<double>(), 1e-5);
+  EXPECT_NEAR(e.last_json()["eval_loss"].get<double>(), j["eval_loss"].get<double>(), 1e-5);
   // metrics: a training line per step and the two evaluations
   int evals = 0, trains = 0;
   std::istringstream ms(read_text(t / "run/metrics.jsonl"));
@@ -202,10 +138,10 @@ TEST(VimApps, PretrainWritesARunAndALoadableModel) {
 TEST(VimApps, FinetuneContractRunDirectoryAdapterAndMerge) {
   TempDir t;
   write_synthetic_idx(t / "data");
-  ProgramRun r = run("finetune_vim", cat(tiny_args(t / "data"), {"--steps", "10", "--eval-every", "5", "--lr", "5e-3",
+  RunResult r = run("finetune_vim", cat(tiny_args(t / "data"), {"--steps", "10", "--eval-every", "5", "--lr", "5e-3",
                                                                  "--out", t / "run", "--save-merged", t / "merged"}));
   ASSERT_EQ(r.rc, 0) << r.err;
-  const nlohmann::json j = r.json();
+  const nlohmann::json j = r.last_json();
   ASSERT_TRUE(j.is_object()) << r.out;
   for (const char* k : {"eval_loss", "eval_acc", "trainable_params", "total_params", "seconds"})
     EXPECT_TRUE(j.contains(k)) << k;
@@ -231,15 +167,15 @@ TEST(VimApps, FinetuneContractRunDirectoryAdapterAndMerge) {
   EXPECT_TRUE(fs::exists(t / "run/adapter/adapter_model.safetensors"));
 
   // the adapter on the same base model reproduces the final evaluation (base: same preset and seed)
-  ProgramRun e = run("finetune_vim", cat(tiny_args(t / "data"), {"--eval-only", "--adapter", t / "run/adapter"}));
+  RunResult e = run("finetune_vim", cat(tiny_args(t / "data"), {"--eval-only", "--adapter", t / "run/adapter"}));
   ASSERT_EQ(e.rc, 0) << e.err;
-  EXPECT_NEAR(e.json()["eval_loss"].get<double>(), j["eval_loss"].get<double>(), 1e-5);
-  EXPECT_DOUBLE_EQ(e.json()["eval_acc"].get<double>(), j["eval_acc"].get<double>());
+  EXPECT_NEAR(e.last_json()["eval_loss"].get<double>(), j["eval_loss"].get<double>(), 1e-5);
+  EXPECT_DOUBLE_EQ(e.last_json()["eval_acc"].get<double>(), j["eval_acc"].get<double>());
   // ... and so does the merged model, which has no adapter code left
-  ProgramRun m = run("finetune_vim", {"--model", t / "merged", "--eval-only", "--data", t / "data"});
+  RunResult m = run("finetune_vim", {"--model", t / "merged", "--eval-only", "--data", t / "data"});
   ASSERT_EQ(m.rc, 0) << m.err;
-  EXPECT_NEAR(m.json()["eval_loss"].get<double>(), j["eval_loss"].get<double>(), 1e-4);
-  EXPECT_EQ(m.json()["total_params"], mamba::load_vision_mamba(t / "merged")->num_parameters());
+  EXPECT_NEAR(m.last_json()["eval_loss"].get<double>(), j["eval_loss"].get<double>(), 1e-4);
+  EXPECT_EQ(m.last_json()["total_params"], mamba::load_vision_mamba(t / "merged")->num_parameters());
 }
 
 TEST(VimApps, ResumeContinuesBitForBit) {
@@ -247,21 +183,21 @@ TEST(VimApps, ResumeContinuesBitForBit) {
   write_synthetic_idx(t / "data");
   // with LoRA dropout (0.1 by default): its generator is checkpointed too
   const auto args = cat(tiny_args(t / "data"), {"--steps", "12", "--eval-every", "4"});
-  ProgramRun a = run("finetune_vim", cat(args, {"--out", t / "a"}));
+  RunResult a = run("finetune_vim", cat(args, {"--out", t / "a"}));
   ASSERT_EQ(a.rc, 0) << a.err;
-  ProgramRun b1 = run("finetune_vim", cat(args, {"--out", t / "b", "--stop-after", "8"}));
+  RunResult b1 = run("finetune_vim", cat(args, {"--out", t / "b", "--stop-after", "8"}));
   ASSERT_EQ(b1.rc, 0) << b1.err;
-  EXPECT_EQ(b1.json()["steps"], 8);
-  ProgramRun b2 = run("finetune_vim", {"--resume", t / "b"});
+  EXPECT_EQ(b1.last_json()["steps"], 8);
+  RunResult b2 = run("finetune_vim", {"--resume", t / "b"});
   ASSERT_EQ(b2.rc, 0) << b2.err;
-  EXPECT_EQ(b2.json()["steps"], 12);
-  EXPECT_EQ(b2.json()["eval_loss"], a.json()["eval_loss"]);
+  EXPECT_EQ(b2.last_json()["steps"], 12);
+  EXPECT_EQ(b2.last_json()["eval_loss"], a.last_json()["eval_loss"]);
   EXPECT_EQ(read_text(t / "a/adapter/adapter_model.safetensors"), read_text(t / "b/adapter/adapter_model.safetensors"));
   // resuming the finished run evaluates it again and writes nothing
   const std::string metrics = read_text(t / "b/metrics.jsonl");
-  ProgramRun b3 = run("finetune_vim", {"--resume", t / "b"});
+  RunResult b3 = run("finetune_vim", {"--resume", t / "b"});
   ASSERT_EQ(b3.rc, 0) << b3.err;
-  EXPECT_EQ(b3.json()["eval_loss"], a.json()["eval_loss"]);
+  EXPECT_EQ(b3.last_json()["eval_loss"], a.last_json()["eval_loss"]);
   EXPECT_EQ(read_text(t / "b/metrics.jsonl"), metrics);
   // a resume that changes the configuration is refused and leaves the run as it was
   const std::string before = read_text(t / "b/checkpoint/train_state.json");
@@ -274,10 +210,10 @@ TEST(VimApps, EpochsCountWholeBatchesOfTheTrainingSet) {
   TempDir t;
   write_synthetic_idx(t / "data", 200, 32);
   // 200 images at batch 16: 12 whole batches an epoch (the partial one is dropped)
-  ProgramRun r =
+  RunResult r =
       run("finetune_vim", cat(tiny_args(t / "data"), {"--epochs", "2", "--out", t / "run", "--peft", "head"}));
   ASSERT_EQ(r.rc, 0) << r.err;
-  EXPECT_EQ(r.json()["steps"], 24);
+  EXPECT_EQ(r.last_json()["steps"], 24);
   const auto config = nlohmann::json::parse(read_text(t / "run/config.json"));
   EXPECT_EQ(config["flags"]["epochs"], 2);
   EXPECT_EQ(config["resolved"]["total_steps"], 24);
@@ -299,10 +235,10 @@ TEST(VimApps, TrainsOnAnImageFolderOfPngs) {
           << datasets::encode_png(img);
     }
   }
-  ProgramRun r = run("finetune_vim", {"--preset", "vim-test", "--data", t / "folder", "--steps", "3", "--batch-size",
+  RunResult r = run("finetune_vim", {"--preset", "vim-test", "--data", t / "folder", "--steps", "3", "--batch-size",
                                       "8", "--peft", "lora", "--out", t / "run"});
   ASSERT_EQ(r.rc, 0) << r.err;
-  EXPECT_TRUE(r.json().contains("eval_acc"));
+  EXPECT_TRUE(r.last_json().contains("eval_acc"));
   EXPECT_EQ(nlohmann::json::parse(read_text(t / "run/config.json"))["resolved"]["eval_examples"], 30);
   // the same folder for a 3-class model: labels 3 and 4 do not fit it
   expect_error(run("finetune_vim", {"--preset", "vim-test", "--set", "num_classes=3", "--data", t / "folder", "--steps",
@@ -313,10 +249,10 @@ TEST(VimApps, TrainsOnAnImageFolderOfPngs) {
 TEST(VimApps, CompareRunsEachMethodOnTheSameBudget) {
   TempDir t;
   write_synthetic_idx(t / "data");
-  ProgramRun r =
+  RunResult r =
       run("finetune_vim", cat(tiny_args(t / "data"), {"--steps", "4", "--compare", "head,full", "--out", t / "cmp"}));
   ASSERT_EQ(r.rc, 0) << r.err;
-  const auto rows = r.json()["comparison"];
+  const auto rows = r.last_json()["comparison"];
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[0]["method"], "prodial");
   EXPECT_EQ(rows[1]["method"], "head");
@@ -371,25 +307,25 @@ TEST(VimApps, DryRunParameterCountsMatchTheShapes) {
       {{"--peft", "head", "--train-embeddings"}, head + embeddings, total},
   };
   for (const auto& c : cases) {
-    ProgramRun d = run("finetune_vim", cat(cat({"--preset", "vim-test", "--set", kTinySet, "--dry-run"}, {}), c.args));
+    RunResult d = run("finetune_vim", cat(cat({"--preset", "vim-test", "--set", kTinySet, "--dry-run"}, {}), c.args));
     ASSERT_EQ(d.rc, 0) << d.err;
-    EXPECT_EQ(d.json()["trainable_params"].get<int64_t>(), c.trainable) << c.args[1];
-    EXPECT_EQ(d.json()["total_params"].get<int64_t>(), c.all) << c.args[1];
+    EXPECT_EQ(d.last_json()["trainable_params"].get<int64_t>(), c.trainable) << c.args[1];
+    EXPECT_EQ(d.last_json()["total_params"].get<int64_t>(), c.all) << c.args[1];
   }
-  ProgramRun p = run("pretrain_vim", {"--preset", "vim-test", "--set", kTinySet, "--dry-run"});
+  RunResult p = run("pretrain_vim", {"--preset", "vim-test", "--set", kTinySet, "--dry-run"});
   ASSERT_EQ(p.rc, 0) << p.err;
-  EXPECT_EQ(p.json()["total_params"].get<int64_t>(), total);
+  EXPECT_EQ(p.last_json()["total_params"].get<int64_t>(), total);
 }
 
 // ---- fixtures -----------------------------------------------------------------------------------
 
 TEST(VimApps, EvalOnlyReproducesThePyTorchFixtureLoss) {
   const std::string dir = pm_test::data_path("vim_tiny");
-  ProgramRun r = run("finetune_vim", {"--model", dir, "--eval-only", "--data", dir + "/fixtures.safetensors"});
+  RunResult r = run("finetune_vim", {"--model", dir, "--eval-only", "--data", dir + "/fixtures.safetensors"});
   ASSERT_EQ(r.rc, 0) << r.err;
   const auto fx = nn::load_safetensors(dir + "/fixtures.safetensors");
-  EXPECT_NEAR(r.json()["eval_loss"].get<double>(), fx.at("loss").to_vector()[0], 2e-5);
-  EXPECT_EQ(r.json()["total_params"].get<int64_t>(), mamba::load_vision_mamba(dir)->num_parameters());
+  EXPECT_NEAR(r.last_json()["eval_loss"].get<double>(), fx.at("loss").to_vector()[0], 2e-5);
+  EXPECT_EQ(r.last_json()["total_params"].get<int64_t>(), mamba::load_vision_mamba(dir)->num_parameters());
 }
 
 // On a GPU: the fixture's loss and a short ProDiaL run come out as on the CPU (skips without one).
@@ -397,10 +333,10 @@ TEST(VimApps, CudaRunsMatchTheCpu) {
   if (!tensor::cuda_available()) GTEST_SKIP() << "no CUDA GPU available (or built without CUDA)";
   const std::string dir = pm_test::data_path("vim_tiny");
   const std::vector<std::string> eval = {"--model", dir, "--eval-only", "--data", dir + "/fixtures.safetensors"};
-  ProgramRun g = run("finetune_vim", eval, "cuda"), c = run("finetune_vim", eval, "cpu");
+  RunResult g = run("finetune_vim", eval, "cuda"), c = run("finetune_vim", eval, "cpu");
   ASSERT_EQ(g.rc, 0) << g.err;
   ASSERT_EQ(c.rc, 0) << c.err;
-  EXPECT_NEAR(g.json()["eval_loss"].get<double>(), c.json()["eval_loss"].get<double>(), 2e-5);
+  EXPECT_NEAR(g.last_json()["eval_loss"].get<double>(), c.last_json()["eval_loss"].get<double>(), 2e-5);
   TempDir t;
   write_synthetic_idx(t / "data");
   const std::vector<std::string> train = cat(tiny_args(t / "data"), {"--steps", "6", "--lr", "5e-3", "--lora-dropout", "0"});
@@ -408,7 +344,7 @@ TEST(VimApps, CudaRunsMatchTheCpu) {
   c = run("finetune_vim", cat(train, {"--out", t / "cpu"}), "cpu");
   ASSERT_EQ(g.rc, 0) << g.err;
   ASSERT_EQ(c.rc, 0) << c.err;
-  const double lg = g.json()["eval_loss"].get<double>(), lc = c.json()["eval_loss"].get<double>();
+  const double lg = g.last_json()["eval_loss"].get<double>(), lc = c.last_json()["eval_loss"].get<double>();
   EXPECT_NEAR(lg, lc, 1e-3 * std::max(1.0, std::fabs(lc)));
 }
 
@@ -437,7 +373,7 @@ TEST(VimApps, BadInputIsOneLineAndWritesNothing) {
                "finetune_vim", "channel");
   expect_error(run("finetune_vim", train({"--model", fixture})), "finetune_vim", "channel");
   // an adapter trained for another model width
-  ProgramRun a = run("finetune_vim", cat(tiny_args(t / "data"), {"--steps", "1", "--out", t / "small"}));
+  RunResult a = run("finetune_vim", cat(tiny_args(t / "data"), {"--steps", "1", "--out", t / "small"}));
   ASSERT_EQ(a.rc, 0) << a.err;
   expect_error(run("finetune_vim", {"--preset", "vim-test", "--set", std::string(kTinySet) + " embed_dim=24",
                                     "--eval-only", "--data", t / "data", "--adapter", t / "small/adapter"}),
