@@ -35,6 +35,20 @@ double schedule_lr(const std::string& kind, int64_t step, double base, int64_t w
   throw std::invalid_argument("--schedule: unknown schedule '" + kind + "' (constant, cosine, linear, step)");
 }
 
+TrainerOptions trainer_options(const std::string& program, const TrainFlags& train, int64_t total_steps, double lr) {
+  TrainerOptions o;
+  o.program = program;
+  o.total_steps = total_steps;
+  o.lr = lr;
+  o.weight_decay = train.weight_decay;
+  o.schedule = train.schedule;
+  o.warmup = train.warmup;
+  o.grad_clip = train.grad_clip;
+  o.eval_every = train.eval_every;
+  o.stop_after = train.stop_after;
+  return o;
+}
+
 Trainer::Trainer(nn::Module& model, TrainerOptions opt, const RunDir& run)
     : model_(model), opt_(std::move(opt)), run_(run) {
   if (!(opt_.lr > 0)) throw std::invalid_argument("--lr must be > 0, got " + std::to_string(opt_.lr));

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "apps/common/cli.h"
 #include "apps/common/run_dir.h"
 #include "autograd/variable.h"
 #include "nn/module.h"
@@ -35,6 +36,10 @@ struct TrainerOptions {
   bool checkpoints = true;          // write <run>/checkpoint at each evaluation and at the end
   int64_t stop_after = 0;           // > 0: stop after this step (after its evaluation), as if interrupted
 };
+
+// TrainerOptions from the training flags (weight decay, schedule, warmup, clipping, evaluation,
+// --stop-after) with the run's resolved step count and learning rate.
+TrainerOptions trainer_options(const std::string& program, const TrainFlags& train, int64_t total_steps, double lr);
 
 struct StepResult {
   autograd::Variable loss;  // a 0-d Variable to minimise

@@ -107,16 +107,7 @@ nlohmann::json run_method(CLI::App& app, const Flags& f, const std::string& meth
                (long long)summary.trainable_params, (long long)summary.total_params, summary.trainable_percent(),
                (long long)steps, lr);
 
-  apps::TrainerOptions topt;
-  topt.program = "finetune_lm";
-  topt.total_steps = steps;
-  topt.lr = lr;
-  topt.weight_decay = f.train.weight_decay;
-  topt.schedule = f.train.schedule;
-  topt.warmup = f.train.warmup;
-  topt.grad_clip = f.train.grad_clip;
-  topt.eval_every = f.train.eval_every;
-  topt.stop_after = f.train.stop_after;
+  apps::TrainerOptions topt = apps::trainer_options("finetune_lm", f.train, steps, lr);
   topt.unit = "tokens";
   topt.metric = data.has_choices() ? "acc" : "eval_ppl";
   auto loss_fn = [&](int64_t step) {

@@ -122,16 +122,7 @@ nlohmann::json run_method(CLI::App& app, Flags& f, const std::string& method, co
                method.c_str(), (long long)summary.trainable_params, (long long)summary.total_params,
                summary.trainable_percent(), (long long)steps, lr);
 
-  apps::TrainerOptions topt;
-  topt.program = "finetune_vim";
-  topt.total_steps = steps;
-  topt.lr = lr;
-  topt.weight_decay = f.train.weight_decay;
-  topt.schedule = f.train.schedule;
-  topt.warmup = f.train.warmup;
-  topt.grad_clip = f.train.grad_clip;
-  topt.eval_every = f.train.eval_every;
-  topt.stop_after = f.train.stop_after;
+  const apps::TrainerOptions topt = apps::trainer_options("finetune_vim", f.train, steps, lr);
   apps::Trainer trainer(*model, topt, run);
   auto loss_fn = [&](int64_t step) {
     tensor::Tensor x, y;

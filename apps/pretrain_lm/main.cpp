@@ -121,18 +121,10 @@ int run(CLI::App& app, Flags& f) {
   // ---- training ----
   const int64_t B = f.train.batch_size, T = f.seq_len;
   const int64_t batches_per_epoch = std::max<int64_t>(1, static_cast<int64_t>(train.size()) / (B * T));
-  apps::TrainerOptions topt;
-  topt.program = "pretrain_lm";
-  topt.total_steps = apps::total_steps(f.train, batches_per_epoch);
-  topt.lr = f.train.lr;
-  topt.weight_decay = f.train.weight_decay;
-  topt.schedule = f.train.schedule;
-  topt.warmup = f.train.warmup;
-  topt.grad_clip = f.train.grad_clip;
-  topt.eval_every = f.train.eval_every;
+  apps::TrainerOptions topt =
+      apps::trainer_options("pretrain_lm", f.train, apps::total_steps(f.train, batches_per_epoch), f.train.lr);
   topt.unit = "tokens";
   topt.metric = "eval_ppl";
-  topt.stop_after = f.train.stop_after;
   const uint64_t data_seed = f.common.seed;
   auto loss_fn = [&](int64_t step) {
     std::vector<int64_t> starts;

@@ -101,16 +101,7 @@ int main(int argc, char** argv) {
           {"total_steps", steps}, {"train_examples", train_set.size()}, {"eval_examples", eval_set.size()}};
       run.write_config(config);
     }
-    apps::TrainerOptions topt;
-    topt.program = "pretrain_vim";
-    topt.total_steps = steps;
-    topt.lr = train.lr;
-    topt.weight_decay = train.weight_decay;
-    topt.schedule = train.schedule;
-    topt.warmup = train.warmup;
-    topt.grad_clip = train.grad_clip;
-    topt.eval_every = train.eval_every;
-    topt.stop_after = train.stop_after;
+    const apps::TrainerOptions topt = apps::trainer_options("pretrain_vim", train, steps, train.lr);
     apps::Trainer trainer(*model, topt, run);
     auto loss_fn = [&](int64_t step) {
       tensor::Tensor x, y;
