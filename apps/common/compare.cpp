@@ -2,6 +2,7 @@
 #include "apps/common/compare.h"
 
 #include <cstdio>
+#include <stdexcept>
 
 #include <algorithm>
 
@@ -30,6 +31,17 @@ std::string comparison_table(const std::vector<nlohmann::json>& rows, const std:
          " |\n";
   }
   return s;
+}
+
+std::vector<std::string> compared_methods(const std::string& first, const std::string& compare_list) {
+  std::vector<std::string> methods = {first};
+  const auto& known = peft_method_names();
+  for (const auto& m : split_list(compare_list)) {
+    if (std::find(known.begin(), known.end(), m) == known.end())
+      throw std::invalid_argument("--compare: unknown method '" + m + "'");
+    if (std::find(methods.begin(), methods.end(), m) == methods.end()) methods.push_back(m);
+  }
+  return methods;
 }
 
 nlohmann::json method_run_config(const CLI::App& app, const CommonFlags& common, const std::string& out,

@@ -27,6 +27,10 @@ std::string comparison_table(const std::vector<nlohmann::json>& rows, const std:
 // runs in `out` (resuming when asked) and its result is returned as is. Several run one after another,
 // fresh, in out/<method>; then the table is printed on stdout and written to out/comparison.md, and
 // the result is the first method's with "comparison" (every row) and "run_dir" added.
+// The methods to run: `first` (--peft), then those of the comma-separated --compare list not already
+// there; an unknown name is a one-line error naming --compare.
+std::vector<std::string> compared_methods(const std::string& first, const std::string& compare_list);
+
 // config.json of one method's run: base_config with the run's own directory, --peft recorded as if
 // given (so --resume re-applies it), the resolved --lr, --compare dropped, and the PEFT summary
 // under "peft". Programs add their own keys (model, resolved sizes) before writing it.

@@ -158,13 +158,7 @@ int run(CLI::App& app, Flags& f) {
   apps::resolve_peft_flags(f.peft, f.common.seed);
   if (f.eval_only && f.dry_run) throw std::invalid_argument("--eval-only and --dry-run exclude each other");
   if (!f.preset.empty() && !f.model.empty()) throw std::invalid_argument("give --model or --preset, not both");
-  std::vector<std::string> methods = {f.peft.method};
-  for (const auto& m : apps::split_list(f.compare)) {
-    const auto& known = apps::peft_method_names();
-    if (std::find(known.begin(), known.end(), m) == known.end())
-      throw std::invalid_argument("--compare: unknown method '" + m + "'");
-    if (std::find(methods.begin(), methods.end(), m) == methods.end()) methods.push_back(m);
-  }
+  const std::vector<std::string> methods = apps::compared_methods(f.peft.method, f.compare);
   if (methods.size() > 1 && (resume || f.eval_only || f.dry_run || !f.adapter.empty() || !f.save_merged.empty()))
     throw std::invalid_argument("--compare runs fresh trainings only (no --resume, --eval-only, --dry-run, --adapter, --save-merged)");
   if (resume && (f.eval_only || f.dry_run)) throw std::invalid_argument("--resume continues a training run; drop --eval-only / --dry-run");

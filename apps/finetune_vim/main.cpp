@@ -203,13 +203,7 @@ int main(int argc, char** argv) {
     const bool resume = apps::prepare_run(app, f.common, f.train, "finetune_vim");
     apps::validate_train_flags(f.train);
     apps::resolve_peft_flags(f.peft, f.common.seed);
-    std::vector<std::string> methods = {f.peft.method};
-    for (const auto& m : apps::split_list(f.compare)) {
-      const auto& known = apps::peft_method_names();
-      if (std::find(known.begin(), known.end(), m) == known.end())
-        throw std::invalid_argument("--compare: unknown method '" + m + "'");
-      if (std::find(methods.begin(), methods.end(), m) == methods.end()) methods.push_back(m);
-    }
+    const std::vector<std::string> methods = apps::compared_methods(f.peft.method, f.compare);
     if (methods.size() > 1 && (resume || f.eval_only || f.dry_run || !f.adapter.empty() || !f.save_merged.empty()))
       throw std::invalid_argument(
           "--compare runs fresh trainings only (no --resume, --eval-only, --dry-run, --adapter, --save-merged)");
