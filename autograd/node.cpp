@@ -47,7 +47,12 @@ std::vector<Tensor> AccumulateGrad::backward(const Tensor& g) {
     throw std::logic_error("backward: gradient of shape " + tensor::shape_str(g.shape()) +
                            " reached a leaf of shape " + tensor::shape_str(d.shape()));
   if (!var->grad.defined()) {
-    var->grad = g.to(d.dtype()).clone();  // own copy: g may be shared with other edges or a view
+    // Keep g itself when nothing else can see its storage (the usual case: a fresh gradient the engine
+    // hands over); otherwise an own copy, since g may be shared with other edges or be a view.
+    const bool sole_owner = g.storage().use_count() == 1 && g.dtype() == d.dtype() && g.is_contiguous() &&
+                            g.offset() == 0 &&
+                            static_cast<size_t>(g.numel()) * g.element_size() == g.storage()->nbytes();
+    var->grad = sole_owner ? g : g.to(d.dtype()).clone();
   } else {
     tensor::add_(var->grad, g);
   }

@@ -5,6 +5,7 @@
 #include "tensor/ops/index.h"
 #include "tensor/ops/linalg.h"
 #include "tensor/ops/nn_ops.h"
+#include "tensor/ops/optim.h"
 #include "tensor/ops/reduce.h"
 #include "tensor/ops/shape_ops.h"
 #include "tensor/tensor.h"

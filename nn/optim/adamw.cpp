@@ -1,5 +1,6 @@
 // adamw.cpp: AdamW's checks and update (in place, under NoGradGuard), mirroring PyTorch's
-// single-tensor implementation operation by operation so float64 trajectories agree to rounding.
+// single-tensor implementation term by term (fused in tensor::adamw_update_) so float64 trajectories
+// agree to rounding.
 #include "nn/optim/adamw.h"
 
 #include <cmath>
@@ -54,7 +55,6 @@ void AdamW::step() {
       if (!p.grad().defined()) continue;
       const Tensor& param = p.data();
       const Tensor& grad = p.grad();
-      const tensor::DType dt = param.dtype();
       ParamState& st = state(gi, i);
       if (st.buffers.empty()) {
         st.buffers["exp_avg"] = tensor::zeros_like(param);
@@ -62,20 +62,9 @@ void AdamW::step() {
       }
       const Tensor& m = st.buffers["exp_avg"];
       const Tensor& v = st.buffers["exp_avg_sq"];
-      const int64_t t = ++st.step;
-
-      tensor::mul_(param, 1.0 - lr * wd);  // decoupled decay (a multiply by 1 when wd = 0)
-      tensor::mul_(m, b1);
-      tensor::add_(m, grad, 1.0 - b1);
-      tensor::mul_(v, b2);
-      tensor::add_(v, tensor::mul(tensor::mul(grad, 1.0 - b2), grad));  // addcmul: (value * g) * g
-
-      const double bc1 = 1.0 - std::pow(b1, static_cast<double>(t));
-      const double bc2 = 1.0 - std::pow(b2, static_cast<double>(t));
-      const double step_size = lr / bc1;
-      Tensor denom = tensor::div(tensor::sqrt(v), tensor::scalar_tensor(std::sqrt(bc2), dt, param.device()));
-      denom = tensor::add(denom, eps);
-      tensor::add_(param, tensor::div(tensor::mul(m, -step_size), denom));  // addcdiv: (value * m) / denom
+      tensor::AdamWStep s;
+      s.lr = lr, s.weight_decay = wd, s.beta1 = b1, s.beta2 = b2, s.eps = eps, s.step = ++st.step;
+      tensor::adamw_update_(param, grad, m, v, s);  // PyTorch's formula, fused into one pass
     }
   }
 }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
+#include <vector>
 
 #include "autograd/grad_mode.h"
 #include "tensor/ops.h"
@@ -13,21 +14,29 @@ namespace nn::optim {
 double grad_norm(const std::vector<autograd::Variable>& params, double norm_type) {
   if (!(norm_type >= 1))
     throw std::invalid_argument("grad_norm: norm_type must be >= 1 (or infinity), got " + std::to_string(norm_type));
-  double total = 0;
+  // One value per gradient (its max |g|, sum g^2 or sum |g|^p), left on the gradient's device and
+  // combined there, so the whole norm costs one device-to-host read instead of one per parameter.
+  const bool inf = std::isinf(norm_type);
+  std::vector<tensor::Tensor> parts;
   for (const auto& p : params) {
     if (!p.defined() || !p.grad().defined()) continue;
     const tensor::Tensor& g = p.grad();
-    if (std::isinf(norm_type)) {
-      if (g.numel() > 0) total = std::max(total, tensor::max_all(tensor::abs(g)).item<double>());
-    } else if (norm_type == 2.0) {
-      // Per-tensor norm first, as torch.norm(stack(norms)), so sums stay short.
-      double n = std::sqrt(tensor::sum(tensor::mul(g, g)).item<double>());
-      total += n * n;
-    } else {
-      total += tensor::sum(tensor::pow(tensor::abs(g), norm_type)).item<double>();
-    }
+    if (g.numel() == 0) continue;
+    tensor::Tensor part = inf                ? tensor::max_all(tensor::abs(g))
+                          : norm_type == 2.0 ? tensor::sum(tensor::mul(g, g))
+                                             : tensor::sum(tensor::pow(tensor::abs(g), norm_type));
+    parts.push_back(part.reshape({1}));
   }
-  if (std::isinf(norm_type)) return total;
+  if (parts.empty()) return 0.0;
+  bool mixed = false;  // dtypes or devices (rare): then combine in float64 on the first one's device
+  for (const auto& part : parts) mixed |= part.dtype() != parts[0].dtype() || part.device() != parts[0].device();
+  if (mixed) {
+    const tensor::Device first = parts[0].device();
+    for (auto& part : parts) part = part.to(first).to(tensor::DType::Float64);
+  }
+  tensor::Tensor all = tensor::cat(parts, 0).to(tensor::DType::Float64);
+  const double total = (inf ? tensor::max_all(all) : tensor::sum(all)).item<double>();
+  if (inf) return total;
   return norm_type == 2.0 ? std::sqrt(total) : std::pow(total, 1.0 / norm_type);
 }
 

@@ -40,6 +40,29 @@ TEST(Engine, LeafGradientsAccumulateAcrossBackwardCalls) {
   EXPECT_FALSE(x.grad().defined());
 }
 
+// Leaves keep the engine's fresh gradient tensor instead of a copy only when nothing else holds it:
+// two leaves fed the same tensor (a + b hands g to both) and a user-given root gradient must not
+// end up sharing storage with anything.
+TEST(Engine, LeafGradientsNeverShareStorage) {
+  Variable a(vec({1, 2}), true), b(vec({3, 4}), true);
+  Tensor g = vec({10, 20});
+  (a + b).backward(g);
+  EXPECT_NE(a.grad().storage(), b.grad().storage());
+  EXPECT_NE(a.grad().storage(), g.storage());
+  EXPECT_NE(b.grad().storage(), g.storage());
+  tensor::add_(a.grad(), vec({1, 1}));  // writing one gradient leaves the other and g alone
+  EXPECT_TRUE(pm_test::tensors_close(b.grad(), vec({10, 20})));
+  EXPECT_TRUE(pm_test::tensors_close(g, vec({10, 20})));
+  Variable c(vec({1, 2}), true);
+  c.backward(g);  // a leaf as the root: its gradient is a copy of the caller's
+  EXPECT_NE(c.grad().storage(), g.storage());
+  Variable d(vec({5, 6}), true);
+  autograd::sum(d * d).backward();  // the usual case: the fresh product is kept as it is
+  EXPECT_TRUE(pm_test::tensors_close(d.grad(), vec({10, 12})));
+  autograd::sum(d * d).backward();  // and accumulates in place on the next backward
+  EXPECT_TRUE(pm_test::tensors_close(d.grad(), vec({20, 24})));
+}
+
 TEST(Engine, GradientOfBroadcastInputIsSummed) {
   Variable a(tensor::ones({2, 3}, DType::Float64), true), b(tensor::ones({3}, DType::Float64), true);
   autograd::sum(a * b).backward();

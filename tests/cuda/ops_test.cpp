@@ -426,3 +426,27 @@ TEST(CudaOpsErrors, SoftmaxBackwardNamesUndefinedInputs) {
 }
 
 }  // namespace
+
+namespace {
+// The fused AdamW update on the GPU against the CPU's, over a few steps, at a size past the grid's
+// cap for float32 and an odd size for float64.
+TEST(CudaOptim, AdamWUpdateMatchesTheCpu) {
+  PM_REQUIRE_GPU();
+  for (DType dt : kFloat) {
+    const Shape shape = dt == DType::Float32 ? Shape{4099, 4097} : Shape{3, 1001};
+    Tensor p = normal(shape, dt, 1), m = tensor::zeros(shape, dt), v = tensor::zeros(shape, dt);
+    Tensor pc = cuda(p), mc = cuda(m), vc = cuda(v);
+    tensor::AdamWStep s;
+    s.lr = 1e-2, s.weight_decay = 0.05, s.eps = 1e-8;
+    for (int t = 1; t <= 3; ++t) {
+      s.step = t;
+      Tensor g = normal(shape, dt, 10 + t);
+      tensor::adamw_update_(p, g, m, v, s);
+      tensor::adamw_update_(pc, cuda(g), mc, vc, s);
+    }
+    EXPECT_TRUE(matches_cpu(pc, p, rtol_for(dt), atol_for(dt))) << tensor::dtype_name(dt);
+    EXPECT_TRUE(matches_cpu(mc, m, rtol_for(dt), atol_for(dt))) << tensor::dtype_name(dt);
+    EXPECT_TRUE(matches_cpu(vc, v, rtol_for(dt), atol_for(dt))) << tensor::dtype_name(dt);
+  }
+}
+}  // namespace

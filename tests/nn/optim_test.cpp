@@ -139,6 +139,20 @@ TEST(ClipGrad, SmallNormsAreLeftAloneAndOtherNormTypes) {
   EXPECT_NEAR(std::fabs(p.grad().at({0})) + std::fabs(p.grad().at({1})), 1.0, 1e-6);
 }
 
+// Gradients of mixed dtypes, an empty one and a missing one: combined in float64, the empty and
+// missing ones contributing nothing, for every norm type.
+TEST(ClipGrad, MixedDtypesEmptyAndMissingGradients) {
+  Variable a(tensor::zeros({2}, DType::Float32), true), b(tensor::zeros({1}, DType::Float64), true);
+  Variable e(tensor::zeros({0}, DType::Float32), true), none(tensor::zeros({3}), true);
+  a.set_grad(tensor::from_vector<float>({3, -4}, {2}));
+  b.set_grad(tensor::from_vector<double>({12}, {1}));
+  e.set_grad(tensor::zeros({0}, DType::Float32));
+  EXPECT_NEAR(op::grad_norm({a, e, b, none}), 13.0, 1e-12);
+  EXPECT_NEAR(op::grad_norm({e, b, a}, 1.0), 19.0, 1e-12);
+  EXPECT_EQ(op::grad_norm({a, b, e}, INFINITY), 12.0);
+  EXPECT_EQ(op::grad_norm({e, none}), 0.0);
+}
+
 TEST(ClipGrad, Errors) {
   Variable p(tensor::zeros({2}, DType::Float64), true);
   p.set_grad(tensor::from_vector<double>({NAN, 1}, {2}));
