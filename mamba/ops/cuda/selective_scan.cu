@@ -151,6 +151,22 @@ __device__ __forceinline__ void load_states(T* dst, const Seq3<T>& x, const Scan
   }
 }
 
+// Stages the tile of steps [s0, s0 + TT) for the forward and the backward alike: u, z (when gated),
+// the upstream gradient (s_g, backward only), B, C, then δ (its pre-softplus value too when s_raw is
+// given) and δ u. Ends with a barrier: the tile is ready for every thread.
+template <typename T, int TT>
+__device__ __forceinline__ void stage_tile(const ScanArgs<T>& a, int bi, int e0, int64_t s0, T* s_u, T* s_z, T* s_g,
+                                           T* s_B, T* s_C, T* s_raw, T* s_dt, T* s_du) {
+  load_channels<T, TT>(s_u, a.u, a, bi, e0, s0);
+  if (a.z.p) load_channels<T, TT>(s_z, a.z, a, bi, e0, s0);
+  if (s_g) load_channels<T, TT>(s_g, a.grad, a, bi, e0, s0);
+  load_states<T, TT>(s_B, a.B, a, bi, s0);
+  load_states<T, TT>(s_C, a.C, a, bi, s0);
+  __syncthreads();
+  load_delta<T, TT>(s_raw, s_dt, s_du, s_u, a, bi, e0, s0);  // reads s_u
+  __syncthreads();
+}
+
 __host__ __device__ inline int padded_group(int EG) { return EG == 1 ? 1 : EG + 1; }
 
 // Shared-memory elements: `seq` channel arrays [TT][EG], B and C [TT][NP], `part` partial arrays
@@ -183,13 +199,7 @@ template <typename T, int TT> __global__ void scan_forward_kernel(ScanArgs<T> a)
     const int64_t s0 = c * TT;
     if (a.ck && active) a.ck[(ck_row + c) * a.N + n] = h;
     __syncthreads();  // the previous tile's readers are done
-    load_channels<T, TT>(s_u, a.u, a, bi, e0, s0);
-    if (a.z.p) load_channels<T, TT>(s_z, a.z, a, bi, e0, s0);
-    load_states<T, TT>(s_B, a.B, a, bi, s0);
-    load_states<T, TT>(s_C, a.C, a, bi, s0);
-    __syncthreads();
-    load_delta<T, TT>(nullptr, s_dt, s_du, s_u, a, bi, e0, s0);  // reads s_u
-    __syncthreads();
+    stage_tile<T, TT>(a, bi, e0, s0, s_u, s_z, nullptr, s_B, s_C, nullptr, s_dt, s_du);
 #pragma unroll
     for (int i = 0; i < TT; ++i) {
       h = decay(s_dt[i * EG + el] * An) * h + s_du[i * EG + el] * s_B[i * NP + n];
@@ -246,15 +256,8 @@ template <typename T, int TT> __global__ void scan_backward_kernel(ScanArgs<T> a
   T dD_acc = T(0), db_acc = T(0);  // for channel e0 + tid % EG (the channel this thread sums for)
   for (int64_t c = a.nc - 1; c >= 0; --c) {
     const int64_t s0 = c * TT;
-    __syncthreads();
-    load_channels<T, TT>(s_u, a.u, a, bi, e0, s0);
-    if (a.z.p) load_channels<T, TT>(s_z, a.z, a, bi, e0, s0);
-    load_channels<T, TT>(s_g, a.grad, a, bi, e0, s0);
-    load_states<T, TT>(s_B, a.B, a, bi, s0);
-    load_states<T, TT>(s_C, a.C, a, bi, s0);
-    __syncthreads();
-    load_delta<T, TT>(s_raw, s_dt, s_du, s_u, a, bi, e0, s0);  // reads s_u
-    __syncthreads();
+    __syncthreads();  // the previous tile's readers are done
+    stage_tile<T, TT>(a, bi, e0, s0, s_u, s_z, s_g, s_B, s_C, s_raw, s_dt, s_du);
     // 1. the tile's states from its checkpoint: hs(i) enters step i, hs(i + 1) leaves it
     auto hs = [&](int i) -> T& { return s_h[i * nthr + tid]; };
     T h = active ? a.ck[(ck_row + c) * a.N + n] : T(0);
