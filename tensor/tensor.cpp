@@ -32,11 +32,11 @@ void check_not_scalar(const char* op, const Tensor& t, int64_t d) {
 }
 }  // namespace
 
-int64_t Tensor::size(int64_t d) const {
+int64_t Tensor::checked_size(int64_t d) const {
   check_not_scalar("size", *this, d);
   return shape_[wrap_dim(d, dim(), "size")];
 }
-int64_t Tensor::stride(int64_t d) const {
+int64_t Tensor::checked_stride(int64_t d) const {
   check_not_scalar("stride", *this, d);
   return strides_[wrap_dim(d, dim(), "stride")];
 }

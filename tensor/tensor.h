@@ -31,8 +31,10 @@ class Tensor {
   const Strides& strides() const { return strides_; }
   int64_t offset() const { return offset_; }
   int64_t dim() const { return static_cast<int64_t>(shape_.size()); }
-  int64_t size(int64_t d) const;
-  int64_t stride(int64_t d) const;
+  // Dim d of the shape / strides, counted from the end when negative (inline: kernels call these in
+  // their set-up loops); an out-of-range d throws, naming the call.
+  int64_t size(int64_t d) const { return in_range(d) ? shape_[d < 0 ? d + dim() : d] : checked_size(d); }
+  int64_t stride(int64_t d) const { return in_range(d) ? strides_[d < 0 ? d + dim() : d] : checked_stride(d); }
   int64_t numel() const { return numel_of(shape_); }
   size_t element_size() const { return dtype_size(dtype_); }
   bool is_contiguous() const;
@@ -78,6 +80,10 @@ class Tensor {
   std::vector<double> to_vector() const;  // all elements in row-major order, as double (CPU)
 
  private:
+  bool in_range(int64_t d) const { return d >= 0 ? d < dim() : d >= -dim(); }
+  int64_t checked_size(int64_t d) const;  // the error paths of size() and stride()
+  int64_t checked_stride(int64_t d) const;
+
   std::shared_ptr<Storage> storage_;
   Shape shape_;
   Strides strides_;

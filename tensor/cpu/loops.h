@@ -15,8 +15,11 @@
 
 namespace tensor::cpu {
 
-// Elementwise work below this many elements runs on one thread (thread start-up costs more).
-constexpr int64_t kParallelGrain = 32768;
+// Elementwise work below this many elements runs on one thread: waking the OpenMP workers costs
+// more. Measured on 2 cores (docs/PERFORMANCE.md, "CPU threads"): 32768 made the programs' sleeping
+// workers (OMP_WAIT_POLICY=PASSIVE) slower than one thread; 262144 is the fastest of 32k/256k/1M
+// with sleeping and with spinning workers alike.
+constexpr int64_t kParallelGrain = 262144;
 
 template <size_t N> struct Operands {
   std::array<char*, N> base{};

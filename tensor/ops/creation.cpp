@@ -82,7 +82,7 @@ Tensor rand(const Shape& shape, DType dtype, Generator* gen, double low, double 
     return t;
   }
   return draw(shape, dtype, g, "rand", [low, high](uint64_t key, uint64_t c, auto zero) {
-    double u = std::is_same_v<decltype(zero), float> ? philox_uniform_f32(key, c) : philox_uniform_f64(key, c);
+    double u = std::is_same_v<decltype(zero), float> ? philox::uniform_f32(key, c) : philox::uniform_f64(key, c);
     return philox::fused_mul_add(high - low, u, low);
   });
 }
@@ -95,7 +95,7 @@ Tensor randn(const Shape& shape, DType dtype, Generator* gen, double mean, doubl
     return t;
   }
   return draw(shape, dtype, g, "randn", [mean, std](uint64_t key, uint64_t c, auto) {
-    return philox::fused_mul_add(std, philox_normal(key, c), mean);
+    return philox::fused_mul_add(std, philox::normal(key, c), mean);
   });
 }
 

@@ -103,7 +103,9 @@ TEST(NnModuleCuda, AdamWStepsOnTheGpuTrackTheCpu) {
   for (const auto& [name, t] : opt_gpu.state_dict()) {
     const bool moment = name.find("exp_avg") != std::string::npos;
     moments += moment;
-    if (moment) EXPECT_TRUE(t.device().is_cuda()) << name << " is on " << t.device().str();
+    if (moment) {
+      EXPECT_TRUE(t.device().is_cuda()) << name << " is on " << t.device().str();
+    }
   }
   EXPECT_GT(moments, 0);
 }
