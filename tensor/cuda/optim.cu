@@ -36,12 +36,17 @@ void adamw_update_(const Tensor& param, const Tensor& grad, const Tensor& exp_av
   const double bc2 = 1.0 - std::pow(s.beta2, static_cast<double>(s.step));
   dispatch_float(param.dtype(), "adamw_update_", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const AdamWScalars<T> c{static_cast<T>(1.0 - s.lr * s.weight_decay), static_cast<T>(s.beta1),
-                            static_cast<T>(1.0 - s.beta1),           static_cast<T>(s.beta2),
-                            static_cast<T>(1.0 - s.beta2),           static_cast<T>(std::sqrt(bc2)),
-                            static_cast<T>(s.eps),                   static_cast<T>(-(s.lr / bc1))};
-    adamw_kernel<T><<<blocks_for(n), kThreads>>>(n, c, param.data<T>(), grad.data<T>(),
-                                                                     exp_avg.data<T>(), exp_avg_sq.data<T>());
+    // The scalars in the parameter's dtype, as the CPU loop and the op-by-op path round them.
+    const AdamWScalars<T> c{static_cast<T>(1.0 - s.lr * s.weight_decay),
+                            static_cast<T>(s.beta1),
+                            static_cast<T>(1.0 - s.beta1),
+                            static_cast<T>(s.beta2),
+                            static_cast<T>(1.0 - s.beta2),
+                            static_cast<T>(std::sqrt(bc2)),
+                            static_cast<T>(s.eps),
+                            static_cast<T>(-(s.lr / bc1))};
+    adamw_kernel<T><<<blocks_for(n), kThreads>>>(n, c, param.data<T>(), grad.data<T>(), exp_avg.data<T>(),
+                                                  exp_avg_sq.data<T>());
     PM_CUDA_LAUNCH_CHECK("adamw_update_");
   });
 }
