@@ -2,16 +2,10 @@
 // and both moments once and writing param and the moments once, instead of a dozen launches.
 #include "tensor/cuda/optim.h"
 
-#include <cmath>
-
 #include "tensor/cuda/launch.cuh"
 
 namespace tensor::cuda {
 namespace {
-
-template <typename T> struct AdamWScalars {
-  T decay, b1, one_b1, b2, one_b2, sqrt_bc2, eps, neg_step;
-};
 
 template <typename T>
 __global__ void adamw_kernel(int64_t n, AdamWScalars<T> c, T* __restrict__ p, const T* __restrict__ g,
@@ -32,19 +26,9 @@ __global__ void adamw_kernel(int64_t n, AdamWScalars<T> c, T* __restrict__ p, co
 void adamw_update_(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
                    const AdamWStep& s) {
   const int64_t n = param.numel();
-  const double bc1 = 1.0 - std::pow(s.beta1, static_cast<double>(s.step));
-  const double bc2 = 1.0 - std::pow(s.beta2, static_cast<double>(s.step));
   dispatch_float(param.dtype(), "adamw_update_", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    // The scalars in the parameter's dtype, as the CPU loop and the op-by-op path round them.
-    const AdamWScalars<T> c{static_cast<T>(1.0 - s.lr * s.weight_decay),
-                            static_cast<T>(s.beta1),
-                            static_cast<T>(1.0 - s.beta1),
-                            static_cast<T>(s.beta2),
-                            static_cast<T>(1.0 - s.beta2),
-                            static_cast<T>(std::sqrt(bc2)),
-                            static_cast<T>(s.eps),
-                            static_cast<T>(-(s.lr / bc1))};
+    const AdamWScalars<T> c = adamw_scalars<T>(s);
     adamw_kernel<T><<<blocks_for(n), kThreads>>>(n, c, param.data<T>(), grad.data<T>(), exp_avg.data<T>(),
                                                   exp_avg_sq.data<T>());
     PM_CUDA_LAUNCH_CHECK("adamw_update_");

@@ -26,15 +26,14 @@ void check_operand(const Tensor& param, const Tensor& t, const char* what) {
 }
 
 // The same formula as separate tensor ops, for layouts the fused loops do not take.
-void adamw_by_ops(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor& v, const AdamWStep& s,
-                  double bc1, double bc2) {
-  mul_(p, 1.0 - s.lr * s.weight_decay);
-  mul_(m, s.beta1);
-  add_(m, g, 1.0 - s.beta1);
-  mul_(v, s.beta2);
-  add_(v, mul(mul(g, 1.0 - s.beta2), g));
-  Tensor denom = add(div(sqrt(v), scalar_tensor(std::sqrt(bc2), p.dtype(), p.device())), s.eps);
-  add_(p, div(mul(m, -(s.lr / bc1)), denom));
+void adamw_by_ops(const Tensor& p, const Tensor& g, const Tensor& m, const Tensor& v, const AdamWScalars<double>& c) {
+  mul_(p, c.decay);
+  mul_(m, c.b1);
+  add_(m, g, c.one_b1);
+  mul_(v, c.b2);
+  add_(v, mul(mul(g, c.one_b2), g));
+  Tensor denom = add(div(sqrt(v), scalar_tensor(c.sqrt_bc2, p.dtype(), p.device())), c.eps);
+  add_(p, div(mul(m, c.neg_step), denom));
 }
 
 }  // namespace
@@ -47,10 +46,8 @@ void adamw_update_(const Tensor& param, const Tensor& grad, const Tensor& exp_av
   check_operand(param, exp_avg_sq, "exp_avg_sq");
   if (s.step < 1) throw std::invalid_argument(std::string(kOp) + ": step must be >= 1, got " + std::to_string(s.step));
   dispatch_float(param.dtype(), kOp, [](auto) {});  // float32 / float64 only, named in the error
-  const double bc1 = 1.0 - std::pow(s.beta1, static_cast<double>(s.step));
-  const double bc2 = 1.0 - std::pow(s.beta2, static_cast<double>(s.step));
   if (!(param.is_contiguous() && grad.is_contiguous() && exp_avg.is_contiguous() && exp_avg_sq.is_contiguous())) {
-    adamw_by_ops(param, grad, exp_avg, exp_avg_sq, s, bc1, bc2);
+    adamw_by_ops(param, grad, exp_avg, exp_avg_sq, adamw_scalars<double>(s));
     return;
   }
   if (param.numel() == 0) return;
@@ -61,19 +58,15 @@ void adamw_update_(const Tensor& param, const Tensor& grad, const Tensor& exp_av
     const T* g = grad.data<T>();
     T* m = exp_avg.data<T>();
     T* v = exp_avg_sq.data<T>();
-    // The scalars in the parameter's dtype, as the op-by-op path rounds them.
-    const T decay = static_cast<T>(1.0 - s.lr * s.weight_decay), b1 = static_cast<T>(s.beta1),
-            one_b1 = static_cast<T>(1.0 - s.beta1), b2 = static_cast<T>(s.beta2), one_b2 = static_cast<T>(1.0 - s.beta2),
-            sqrt_bc2 = static_cast<T>(std::sqrt(bc2)), eps = static_cast<T>(s.eps),
-            neg_step = static_cast<T>(-(s.lr / bc1));
+    const AdamWScalars<T> c = adamw_scalars<T>(s);
     cpu::parallel_for(param.numel(), 8, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) {
         const T gi = g[i];
-        const T mi = m[i] * b1 + one_b1 * gi;
-        const T vi = v[i] * b2 + (gi * one_b2) * gi;
+        const T mi = m[i] * c.b1 + c.one_b1 * gi;
+        const T vi = v[i] * c.b2 + (gi * c.one_b2) * gi;
         m[i] = mi;
         v[i] = vi;
-        p[i] = p[i] * decay + (mi * neg_step) / (std::sqrt(vi) / sqrt_bc2 + eps);
+        p[i] = p[i] * c.decay + (mi * c.neg_step) / (std::sqrt(vi) / c.sqrt_bc2 + c.eps);
       }
     });
   });
