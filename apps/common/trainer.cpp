@@ -144,11 +144,13 @@ TrainResult Trainer::run(const std::function<StepResult(int64_t step)>& loss_fn,
     optimizer.set_lr_factor(lr / opt_.lr);
     optimizer.zero_grad();
     StepResult r = loss_fn(step);
+    r.loss.backward();
+    // Read the loss once the backward is queued (on a GPU the host then queues it while the forward
+    // still runs) but before any parameter moves: a non-finite loss changes nothing.
     const double loss = scalar(r.loss);
     if (!std::isfinite(loss))
       throw std::runtime_error("step " + std::to_string(step + 1) + ": the loss is " + std::to_string(loss) +
                                " (try a lower --lr or a --grad-clip)");
-    r.loss.backward();
     if (opt_.grad_clip > 0) nn::optim::clip_grad_norm(params, opt_.grad_clip);
     optimizer.step();
     ++step;

@@ -350,6 +350,19 @@ TEST(VimApps, CudaRunsMatchTheCpu) {
 
 // ---- bad input ----------------------------------------------------------------------------------
 
+// A diverging run (lr 1e30, no clipping) stops at the first non-finite loss with one error line that
+// names the step, before that step moves any parameter, and leaves no checkpoint behind.
+TEST(VimApps, NonFiniteLossStopsWithOneLineError) {
+  TempDir t;
+  write_synthetic_idx(t / "data");
+  RunResult r = run("finetune_vim", cat(tiny_args(t / "data"), {"--peft", "full", "--lr", "1e30", "--grad-clip", "0",
+                                                                 "--warmup", "0", "--schedule", "constant", "--steps",
+                                                                 "6", "--out", t / "run"}));
+  EXPECT_EQ(r.rc, 1) << r.err;
+  apps_test::expect_one_line_error(r, "finetune_vim", "step 2: the loss is");  // after step 1's progress line
+  EXPECT_FALSE(fs::exists(t / "run/checkpoint"));
+}
+
 TEST(VimApps, BadInputIsOneLineAndWritesNothing) {
   TempDir t;
   write_synthetic_idx(t / "data");
